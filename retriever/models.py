@@ -1,0 +1,175 @@
+"""Typed results the retriever hands to the CLI, the app and the evaluation harness."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+ROLES = ("public", "internal")
+OUTCOMES = (
+    "godkendt",
+    "ikke godkendt",
+    "taget til efterretning",
+    "drøftet",
+    "fremsendt",
+    "udsat",
+    "andet",
+)
+
+
+@dataclass
+class Filters:
+    """Search filters; every field is optional and they combine with AND."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    committees: list[str] | None = None  # e.g. ["MSB", "MBU"]
+    documents: list[str] | None = None  # file names
+    sections: list[str] | None = None  # Section kinds, e.g. ["beslutning"]
+    decisions_only: bool = False
+
+
+@dataclass
+class Location:
+    """One place a passage appears (a duplicate's own metadata)."""
+
+    document: str
+    meeting: str
+    committee: str
+    date: str | None
+    punkt: int | None
+    punkt_title: str | None
+    bilag: int | None
+    bilag_title: str | None
+    page_start: int
+    page_end: int
+    closed: bool
+
+    def label(self) -> str:
+        """Human citation, e.g. 'MSB Rådmandsmøde 23.03.2023 · Punkt 4 · Bilag 1 · s. 12'."""
+        parts = [self.meeting]
+        if self.date:
+            y, m, d = self.date.split("-")
+            parts[0] = f"{self.meeting} {d}.{m}.{y}"
+        if self.punkt is not None:
+            parts.append(f"Punkt {self.punkt}")
+        if self.bilag is not None:
+            parts.append(f"Bilag {self.bilag}")
+        pages = (
+            f"s. {self.page_start}"
+            if self.page_start == self.page_end
+            else f"s. {self.page_start}-{self.page_end}"
+        )
+        parts.append(pages)
+        return " · ".join(parts)
+
+
+@dataclass
+class Hit:
+    """One ranked passage. `text` is the passage as the role may see it (masked for public)."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    document: str
+    meeting: str
+    committee: str
+    date: str | None
+    punkt: int | None
+    punkt_title: str | None
+    bilag: int | None
+    bilag_title: str | None
+    page_start: int
+    page_end: int
+    section: str
+    closed: bool
+    ocr: bool = False
+    case_number: str | None = None
+    also_in: list[Location] = field(default_factory=list)
+    outcome: str | None = None  # decision outcome when the passage holds a decision
+    followups: list[str] = field(default_factory=list)
+
+    def location(self) -> Location:
+        return Location(
+            self.document,
+            self.meeting,
+            self.committee,
+            self.date,
+            self.punkt,
+            self.punkt_title,
+            self.bilag,
+            self.bilag_title,
+            self.page_start,
+            self.page_end,
+            self.closed,
+        )
+
+    def citation(self) -> str:
+        return self.location().label()
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int]  # 1-based numbers into Answer.citations
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str  # sentences joined, each followed by its [n] markers
+    sentences: list[AnswerSentence]
+    citations: list[Hit]  # numbered 1..n in this order
+    insufficient_evidence: bool
+    mode: str = "extractive"  # or "generative"
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "sentences": [asdict(s) for s in self.sentences],
+            "citations": [h.to_json() for h in self.citations],
+            "insufficient_evidence": self.insufficient_evidence,
+            "mode": self.mode,
+        }
+
+
+@dataclass
+class Precedent:
+    """An earlier agenda item similar to a new case, one per agenda item."""
+
+    rank: int
+    score: float
+    document: str
+    meeting: str
+    committee: str
+    date: str | None
+    punkt: int
+    punkt_title: str
+    outcome: str
+    decision_text: str
+    followups: list[str]
+    citation: Hit  # best-matching passage of the item
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TimelineEntry:
+    date: str | None
+    meeting: str
+    committee: str
+    punkt: int
+    punkt_title: str
+    outcome: str
+    decision_text: str
+    followups: list[str]
+    citation: Hit
+
+    def to_json(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything Kommunesøg needs on a fresh Debian machine: Tesseract with Danish,
+# Chromium (browser tests only), a virtualenv with the package and its extras.
+# Usage: scripts/setup.sh [--test]   (--test adds the browser and the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+apt_pkgs="tesseract-ocr tesseract-ocr-dan"
+[ $want_test = 1 ] && apt_pkgs="$apt_pkgs chromium"
+missing=""
+for p in $apt_pkgs; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+extras="."
+[ $want_test = 1 ] && extras=".[dev,st]"
+.venv/bin/python -m pip install -q -e "$extras" 2>&1 | grep -v '^WARNING: Location' || true
