@@ -35,7 +35,7 @@ def _mount() -> None:
     # simply contributes none.
     import importlib
 
-    for module_name in ("indexer.cli", "retriever.cli", "eval.cli"):
+    for module_name in ("indexer.cli", "retriever.cli", "eval.cli", "kommunesoeg.auth"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,375 @@
+"""Run a question set through the real search API and score every configuration.
+
+Ranking questions are scored with ranx. ranx needs qrels per question, but relevance here
+is a property of a passage's text (does it contain an evidence string?), not a fixed list
+of chunk ids. So the qrels of a question are the retrieved hits judged relevant, plus one
+virtual "missing" relevant document when none of them is - that makes every question
+count in the denominator, and "Recall@k" becomes the hit rate: the fraction of questions
+with at least one relevant passage in the top k (ranx "hit_rate@k").
+
+`closed` and `negative` questions are checks, not rankings: a closed question passes for
+the public role when no public hit contains its evidence (a leak is a failure); a negative
+question passes when `Searcher.ask` reports insufficient evidence. They get their own
+pass-rate lines and are never mixed into the ranking metrics. For the internal role a
+closed question is an ordinary ranking question: staff should find the closed item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from eval.questions import QUESTION_TYPES, Question, load_questions
+from eval.relevance import contains_evidence, is_relevant
+from indexer.errors import KommunesoegError
+from retriever.models import ROLES, Hit
+
+# Configuration name -> (which index, search mode). "naive" is the tutorial baseline:
+# fixed 1000-character chunks without structure or headers, dense retrieval only.
+CONFIGS: dict[str, tuple[str, str]] = {
+    "bm25": ("main", "bm25"),
+    "dense": ("main", "dense"),
+    "hybrid": ("main", "hybrid"),
+    "naive": ("naive", "dense"),
+}
+DEFAULT_CONFIGS = ("bm25", "dense", "hybrid", "naive")
+RECALL_CUTOFFS = (1, 3, 5, 10)
+DEEP_K = 100  # how far a miss is searched for its evidence in the diagnostics
+MISSING = "__missing__"  # virtual relevant document of a question nothing relevant was found for
+CORPUS_SUFFIXES = (".pdf", ".txt")
+
+Log = Callable[[str], None]
+
+
+class EvalError(KommunesoegError):
+    """The evaluation cannot run as asked (bad config name, role, k)."""
+
+
+@dataclass
+class QuestionOutcome:
+    """What one configuration did with one question."""
+
+    question: Question
+    hits: list[Hit]
+    relevant: list[bool]  # per hit, same order
+    scored: bool  # counted in the ranking metrics
+    passed: bool | None = None  # for checks (closed for public, negative)
+    deep_rank: int | None = None  # misses: rank of the first relevant passage within DEEP_K
+    answer: str | None = None  # negative: the answer text the system gave
+
+    @property
+    def first_rank(self) -> int | None:
+        return next((i + 1 for i, r in enumerate(self.relevant) if r), None)
+
+
+@dataclass
+class ConfigResult:
+    name: str
+    metrics: dict[str, float]  # display name -> value, over all scored questions
+    per_type: dict[str, dict[str, float]]  # type -> display name -> value (+ "n")
+    checks: dict[str, tuple[int, int]]  # check type -> (passed, total)
+    outcomes: list[QuestionOutcome]
+    seconds: float
+
+
+@dataclass
+class Diagnostic:
+    """A miss, a leak or a negative question that got an answer, for one configuration."""
+
+    config: str
+    question_id: str
+    type: str
+    question: str
+    kind: str  # "miss" | "leak" | "answered"
+    deep_rank: int | None
+    top_citations: list[str]
+
+    def line(self) -> str:
+        if self.kind == "miss":
+            where = (
+                f"evidens først på plads {self.deep_rank}"
+                if self.deep_rank
+                else f"evidens ikke fundet i top {DEEP_K}"
+            )
+        elif self.kind == "leak":
+            where = "LÆK: lukket indhold vist for public"
+        else:
+            where = "svarede i stedet for at melde utilstrækkelig evidens"
+        cites = "; ".join(self.top_citations) or "ingen hits"
+        return f"[{self.config}] {self.question_id} ({self.type}): {where} — top 3: {cites}"
+
+
+@dataclass
+class EvalResult:
+    questions_path: Path
+    index_dir: Path
+    k: int
+    role: str
+    created: str
+    configs: list[ConfigResult]
+    cutoffs: tuple[int, ...] = RECALL_CUTOFFS
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return metric_names(self.k, self.cutoffs)
+
+    def markdown_table(self) -> str:
+        from eval.report import markdown_table
+
+        return markdown_table(self)
+
+    def per_type_table(self) -> str:
+        from eval.report import per_type_table
+
+        return per_type_table(self)
+
+    def write_png(self, path: Path | str) -> Path:
+        from eval.report import write_png
+
+        return write_png(self, Path(path))
+
+    def to_json(self) -> dict:
+        from eval.report import to_json
+
+        return to_json(self)
+
+
+# --- metrics (ranx) ----------------------------------------------------------------
+
+
+def metric_names(k: int, cutoffs: Sequence[int] = RECALL_CUTOFFS) -> list[str]:
+    """Display names in table order: Recall@c for each cutoff <= k, then MRR@k and nDCG@k."""
+    return [f"Recall@{c}" for c in cutoffs if c <= k] + [f"MRR@{k}", f"nDCG@{k}"]
+
+
+def _ranx_name(display: str) -> str:
+    name, cut = display.split("@")
+    return {"Recall": "hit_rate", "MRR": "mrr", "nDCG": "ndcg"}[name] + "@" + cut
+
+
+def ranking_metrics(
+    judged: dict[str, list[bool]], k: int = 10, cutoffs: Sequence[int] = RECALL_CUTOFFS
+) -> dict[str, float]:
+    """Score ranked relevance judgements (question id -> relevant? per rank) with ranx."""
+    from ranx import Qrels, Run, evaluate
+
+    names = metric_names(k, cutoffs)
+    if not judged:
+        return {n: float("nan") for n in names}
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for qid, flags in judged.items():
+        # Positions are the documents: the Searcher's own order is the ranking, so scores
+        # are simply descending by rank (no ties for ranx to reorder).
+        docs = {f"r{i + 1}": float(len(flags) - i) for i in range(len(flags))}
+        rel = {f"r{i + 1}": 1 for i, flag in enumerate(flags) if flag}
+        run[qid] = docs or {"__nohit__": 0.0}
+        qrels[qid] = rel or {MISSING: 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety chatter from ranx
+        scores = evaluate(
+            Qrels.from_dict(qrels), Run.from_dict(run), [_ranx_name(n) for n in names]
+        )
+    if isinstance(scores, float) or not isinstance(scores, dict):
+        scores = {_ranx_name(names[0]): scores}
+    return {n: float(scores[_ranx_name(n)]) for n in names}
+
+
+# --- indexes and searchers --------------------------------------------------------
+
+
+def corpus_hash(corpus_dir: Path) -> str:
+    """Content hash of the indexable files, so a cached baseline index is reused safely."""
+    digest = hashlib.sha256()
+    files = sorted(
+        p for p in Path(corpus_dir).rglob("*") if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
+    )
+    for p in files:
+        digest.update(str(p.relative_to(corpus_dir)).encode())
+        digest.update(hashlib.sha256(p.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _has_index(index_dir: Path) -> bool:
+    return (Path(index_dir) / "current").exists()
+
+
+def ensure_main_index(index_dir: Path, corpus_dir: Path, log: Log) -> None:
+    """Build the product index from the corpus when there is none yet (said out loud)."""
+    if _has_index(index_dir):
+        return
+    if not Path(corpus_dir).is_dir():
+        raise EvalError(f"{index_dir}: intet indeks, og korpusmappen {corpus_dir} findes ikke")
+    log(f"Intet indeks i {index_dir} — bygger det fra {corpus_dir} (det tager et par minutter) ...")
+    from indexer.build import build_index
+
+    build_index([Path(corpus_dir)], Path(index_dir))
+
+
+def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
+    """The baseline index lives in a cache under out_dir, keyed by the corpus content."""
+    if not Path(corpus_dir).is_dir():
+        raise EvalError(f"{corpus_dir}: korpusmappen til naive-indekset findes ikke")
+    naive_dir = Path(out_dir) / f"naive-index-{corpus_hash(Path(corpus_dir))[:16]}"
+    if not _has_index(naive_dir):
+        log(f"Bygger naive-indeks (1000 tegn, ingen struktur) i {naive_dir} ...")
+        from indexer.build import build_index
+
+        build_index([Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0)
+    return naive_dir
+
+
+# --- running ----------------------------------------------------------------------
+
+
+def _judge(
+    searcher, question: Question, k: int, role: str
+) -> QuestionOutcome:
+    """Search once and judge every hit; checks and deep search for misses follow."""
+    if question.type == "negative":
+        answer = searcher.ask(question.question, role=role)
+        hits = list(answer.citations)
+        return QuestionOutcome(
+            question,
+            hits,
+            [False] * len(hits),
+            scored=False,
+            passed=bool(answer.insufficient_evidence),
+            answer=answer.answer,
+        )
+    hits = searcher.search(question.question, k=k, role=role)
+    if question.type == "closed" and role == "public":
+        leaks = [contains_evidence(h.text, question.evidence) for h in hits]
+        return QuestionOutcome(question, hits, leaks, scored=False, passed=not any(leaks))
+    relevant = [is_relevant(h, question) for h in hits]
+    outcome = QuestionOutcome(question, hits, relevant, scored=True)
+    if not any(relevant):
+        deep = searcher.search(question.question, k=max(DEEP_K, k), role=role)
+        outcome.deep_rank = next(
+            (h.rank for h in deep if is_relevant(h, question)), None
+        )
+    return outcome
+
+
+def _diagnostics(name: str, outcomes: Iterable[QuestionOutcome]) -> list[Diagnostic]:
+    found = []
+    for o in outcomes:
+        q = o.question
+        if o.scored and o.first_rank is None:
+            kind = "miss"
+        elif q.type == "closed" and o.passed is False:
+            kind = "leak"
+        elif q.type == "negative" and o.passed is False:
+            kind = "answered"
+        else:
+            continue
+        shown = [h for h, r in zip(o.hits, o.relevant) if r] if kind == "leak" else o.hits
+        found.append(
+            Diagnostic(
+                name, q.id, q.type, q.question, kind, o.deep_rank,
+                [h.citation() for h in shown[:3]],
+            )
+        )
+    return found
+
+
+def evaluate_config(
+    name: str, searcher, questions: Sequence[Question], *, k: int, role: str,
+    cutoffs: Sequence[int] = RECALL_CUTOFFS,
+) -> ConfigResult:
+    """Run all questions through one searcher and score them."""
+    start = time.perf_counter()
+    outcomes = [_judge(searcher, q, k, role) for q in questions]
+    seconds = time.perf_counter() - start
+    scored = [o for o in outcomes if o.scored]
+    metrics = ranking_metrics({o.question.id: o.relevant for o in scored}, k, cutoffs)
+    per_type: dict[str, dict[str, float]] = {}
+    for qtype in QUESTION_TYPES:
+        group = [o for o in scored if o.question.type == qtype]
+        if group:
+            values = ranking_metrics({o.question.id: o.relevant for o in group}, k, cutoffs)
+            per_type[qtype] = {"n": float(len(group)), **values}
+    checks: dict[str, tuple[int, int]] = {}
+    for qtype in ("closed", "negative"):
+        group = [o for o in outcomes if o.question.type == qtype and o.passed is not None]
+        if group:
+            checks[qtype] = (sum(o.passed for o in group), len(group))
+    return ConfigResult(name, metrics, per_type, checks, outcomes, seconds)
+
+
+def _validate(configs: Sequence[str], k: int, role: str) -> None:
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown or not configs:
+        raise EvalError(
+            f"konfiguration '{', '.join(unknown) or '(ingen)'}' findes ikke; "
+            f"vælg blandt {', '.join(CONFIGS)}"
+        )
+    if role not in ROLES:
+        raise EvalError(f"rolle '{role}' findes ikke; vælg blandt {', '.join(ROLES)}")
+    if not 1 <= k <= DEEP_K:
+        raise EvalError(f"k skal være mellem 1 og {DEEP_K}, ikke {k}")
+
+
+def run_evaluation(
+    questions_path: Path | str,
+    index_dir: Path | str,
+    *,
+    configs: Sequence[str] = DEFAULT_CONFIGS,
+    k: int = 10,
+    role: str = "public",
+    corpus_dir: Path | str = Path("corpus"),
+    out_dir: Path | str = Path("eval/out"),
+    log: Log | None = None,
+) -> EvalResult:
+    """Evaluate every configuration on the question set, side by side.
+
+    The product index at `index_dir` is built from `corpus_dir` when missing; the naive
+    baseline index is built (once per corpus content) under `out_dir`.
+    """
+    from retriever.search import Searcher
+
+    log = log or (lambda _msg: None)
+    _validate(configs, k, role)
+    questions = load_questions(questions_path)
+    index_dir, corpus_dir, out_dir = Path(index_dir), Path(corpus_dir), Path(out_dir)
+    if any(CONFIGS[c][0] == "main" for c in configs):
+        ensure_main_index(index_dir, corpus_dir, log)
+    naive_dir = ensure_naive_index(corpus_dir, out_dir, log) if "naive" in configs else None
+
+    results: list[ConfigResult] = []
+    diagnostics: list[Diagnostic] = []
+    embedder = None
+    for name in configs:
+        which, mode = CONFIGS[name]
+        directory = index_dir if which == "main" else naive_dir
+        log(f"Evaluerer {name} ({len(questions)} spørgsmål) ...")
+        searcher = _make_searcher(Searcher, directory, mode, embedder)
+        embedder = embedder or getattr(searcher, "embedder", None)
+        result = evaluate_config(name, searcher, questions, k=k, role=role)
+        results.append(result)
+        diagnostics.extend(_diagnostics(name, result.outcomes))
+    return EvalResult(
+        questions_path=Path(questions_path),
+        index_dir=index_dir,
+        k=k,
+        role=role,
+        created=datetime.now().isoformat(timespec="seconds"),
+        configs=results,
+        diagnostics=diagnostics,
+    )
+
+
+def _make_searcher(searcher_cls, directory: Path, mode: str, embedder):
+    """Share one loaded embedding model between configurations when the index allows it."""
+    if embedder is not None:
+        try:
+            return searcher_cls(directory, embedder=embedder, mode=mode)
+        except KommunesoegError:
+            pass  # e.g. ModelMismatch: let the searcher load the index's own model
+    return searcher_cls(directory, mode=mode)

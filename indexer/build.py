@@ -1,0 +1,504 @@
+"""Build (or update) an index directory from PDF / .txt files, as numbered steps.
+
+Incremental by content hash: files whose sha256 and parse settings match the current
+generation are not parsed again (their chunks and decisions are read back from its
+meta.sqlite), texts already in the embedding cache are not embedded again, and when nothing
+at all changed no generation is written. Whatever changed, the result is a complete new
+generation published atomically (see indexer/store.py), so a build killed at any point leaves
+the previous index in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from indexer import store
+from indexer.chunk import make_chunks, naive_chunks
+from indexer.decisions import extract_decisions
+from indexer.dedupe import mark_duplicates
+from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, get_embedder
+from indexer.errors import DocumentError
+from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.models import Chunk, Decision
+from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, text_key
+from indexer.structure import parse_document
+
+CHUNKINGS = ("structured", "naive")
+WINDOW_SENTENCES = 3
+# Texts per embedding call and cache commit: small enough that a killed build loses little
+# work, large enough that SQLite commits are negligible next to the model.
+EMBED_GROUP = 32
+# Source files whose code decides what a file parses into. A change in any of them makes
+# the next build parse every file again (embeddings stay cached by text).
+_PARSE_MODULES = ("extract", "ocr", "textclean", "structure", "chunk", "decisions", "models")
+# ... and files that only change how the parsed chunks are indexed.
+_INDEX_MODULES = ("indexer/dedupe.py", "retriever/lexical.py", "retriever/textnorm.py")
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did; the CLI prints it, the app shows it."""
+
+    documents_indexed: int = 0  # parsed in this build and now in the index
+    documents_skipped_unchanged: int = 0  # unchanged since the last build, reused as they were
+    documents_removed: int = 0  # in the previous generation, no longer among the inputs
+    errors: list[DocumentError] = field(default_factory=list)
+    chunks: int = 0
+    duplicates: int = 0
+    embedded_texts: int = 0  # texts the model embedded in this build
+    cached_texts: int = 0  # texts whose vector came from the embedding cache
+    seconds: float = 0.0
+    changed: bool = False  # a new generation was published
+    generation: str | None = None  # name of the current generation after the build
+    documents_total: int = 0  # documents in the index after the build
+
+
+@dataclass
+class _Parsed:
+    """One input file after parsing (or reused from the previous generation)."""
+
+    record: DocumentRecord
+    chunks: list[Chunk] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+@dataclass
+class _Previous:
+    gen_dir: Path
+    manifest: dict
+    meta: store.MetaContents
+
+
+def build_index(
+    paths: Sequence[Path | str],
+    index_dir: Path | str,
+    *,
+    embedder: Embedder | None = None,
+    chunking: str = "structured",
+    chunk_size: int = 1500,
+    chunk_overlap: int = 150,
+    faiss_kind: str = "flat",
+    progress: bool | ProgressCallback = True,
+) -> BuildReport:
+    """Index every .pdf / .txt under `paths` into `index_dir` (the index then holds exactly
+    these files). Bad files are reported in `BuildReport.errors`, never raised."""
+    started = time.perf_counter()
+    _check_settings(chunking, chunk_size, chunk_overlap, faiss_kind)
+    index_dir = Path(index_dir)
+    embedder = embedder or get_embedder(None)
+    settings = _settings(embedder, chunking, chunk_size, chunk_overlap, faiss_kind)
+    report = BuildReport()
+    with store.WriteLock(index_dir):
+        # Step 1: find the input files.
+        files, scan_errors = scan_inputs(paths)
+        report.errors.extend(scan_errors)
+        # Step 2: hash them.
+        hashes = {f.name: sha256_file(f) for f in files}
+        # Step 3: the previous generation, if any.
+        previous = _load_previous(index_dir)
+        # Step 4: nothing changed -> keep the current generation.
+        if previous and previous.manifest.get("settings") == settings and previous.manifest.get("inputs") == hashes:
+            return _unchanged_report(report, previous, started)
+        # Step 5: parse new and changed files, reuse the unchanged ones.
+        reusable = _reusable_documents(previous, settings, hashes)
+        parsed = _parse_all(files, hashes, reusable, chunking, chunk_size, chunk_overlap, progress)
+        # Step 6: near-duplicates across the whole index.
+        chunks = mark_duplicates([c for p in parsed for c in p.chunks])
+        decisions = [d for p in parsed for d in p.decisions]
+        _check_unique_ids(chunks)
+        # Step 7: embed what the cache does not have.
+        vectors = _embed(chunks, embedder, index_dir / store.EMBCACHE, progress, report)
+        # Step 8: write a new generation and publish it.
+        gen_dir = _write_generation(index_dir, parsed, chunks, decisions, vectors, embedder, settings, hashes, faiss_kind)
+        store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
+
+    report.errors.extend(DocumentError(p.record.file, p.record.error or "") for p in parsed if p.record.status != "ok")
+    ok = [p for p in parsed if p.record.status == "ok"]
+    report.documents_skipped_unchanged = sum(1 for p in ok if p.record.file in reusable)
+    report.documents_indexed = len(ok) - report.documents_skipped_unchanged
+    report.documents_removed = len(_previous_ok_files(previous) - {p.record.file for p in ok})
+    report.documents_total = len(ok)
+    report.chunks = len(chunks)
+    report.duplicates = sum(1 for c in chunks if c.duplicate_of)
+    report.changed = True
+    report.generation = gen_dir.name
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# --------------------------------------------------------------------------- step 1-4
+def scan_inputs(paths: Sequence[Path | str]) -> tuple[list[Path], list[DocumentError]]:
+    """Files to index, sorted by name; folders are searched recursively for .pdf and .txt.
+
+    A file named on the command line is taken whatever its suffix (extraction then says
+    why it cannot be read). File names must be unique: they are the documents' ids.
+    """
+    errors: list[DocumentError] = []
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            errors.append(DocumentError(str(raw), "filen eller mappen findes ikke"))
+    by_name: dict[str, Path] = {}
+    seen: set[Path] = set()
+    for path in found:
+        resolved = path.resolve()
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        if path.name in by_name:
+            errors.append(DocumentError(
+                str(path), f"samme filnavn som {by_name[path.name]}; filnavne skal være entydige"
+            ))
+            continue
+        by_name[path.name] = path
+    return [by_name[name] for name in sorted(by_name)], errors
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_settings(chunking: str, chunk_size: int, chunk_overlap: int, faiss_kind: str) -> None:
+    if chunking not in CHUNKINGS:
+        raise ValueError(f"chunking: ukendt opdeling '{chunking}' (tilladt: {', '.join(CHUNKINGS)})")
+    if faiss_kind not in store.FAISS_KINDS:
+        raise ValueError(f"faiss: ukendt indekstype '{faiss_kind}' (tilladt: {', '.join(store.FAISS_KINDS)})")
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size: skal være større end 0 (fik {chunk_size})")
+    if not 0 <= chunk_overlap < chunk_size:
+        raise ValueError(f"chunk_overlap: skal være mellem 0 og chunk_size-1 (fik {chunk_overlap})")
+
+
+def _source_fingerprint(files: Sequence[Path]) -> str:
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
+def _settings(embedder: Embedder, chunking: str, chunk_size: int, chunk_overlap: int, faiss_kind: str) -> dict:
+    """Everything besides the inputs that decides the index's content (manifest 'settings').
+
+    `parse` groups what decides a file's chunks: if it is equal, unchanged files are reused
+    without parsing even when the model or FAISS type changes.
+    """
+    root = Path(__file__).resolve().parent.parent
+    parse = {
+        "chunking": chunking,
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "window_sentences": WINDOW_SENTENCES,
+        "code": _source_fingerprint([root / "indexer" / f"{m}.py" for m in _PARSE_MODULES]),
+    }
+    return {
+        "format": store.FORMAT_VERSION,
+        "model_id": embedder.model_id,
+        "faiss": faiss_kind,
+        "parse": parse,
+        "index_code": _source_fingerprint([root / m for m in _INDEX_MODULES]),
+    }
+
+
+def _load_previous(index_dir: Path) -> _Previous | None:
+    """The current generation's manifest and metadata; an unreadable one counts as none."""
+    gen_dir = store.current_generation(index_dir)
+    if gen_dir is None:
+        return None
+    try:
+        manifest = json.loads((gen_dir / store.MANIFEST).read_text(encoding="utf-8"))
+        meta = store.read_meta(gen_dir / store.META)
+    except (OSError, ValueError, store.sqlite3.Error):
+        return None
+    return _Previous(gen_dir, manifest, meta)
+
+
+def _previous_ok_files(previous: _Previous | None) -> set[str]:
+    if previous is None:
+        return set()
+    return {d["file"] for d in previous.meta.documents if d["status"] == "ok"}
+
+
+def _unchanged_report(report: BuildReport, previous: _Previous, started: float) -> BuildReport:
+    docs = previous.meta.documents
+    report.errors.extend(DocumentError(d["file"], d["error"] or "") for d in docs if d["status"] != "ok")
+    report.documents_skipped_unchanged = sum(1 for d in docs if d["status"] == "ok")
+    report.documents_total = report.documents_skipped_unchanged
+    report.chunks = len(previous.meta.chunks)
+    report.duplicates = sum(1 for c in previous.meta.chunks if c.duplicate_of)
+    report.generation = previous.gen_dir.name
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# --------------------------------------------------------------------------- step 5
+def _reusable_documents(previous: _Previous | None, settings: dict, hashes: dict[str, str]) -> dict[str, _Parsed]:
+    """Indexed documents of the previous generation whose file and parse settings are
+    unchanged. Failed files are always tried again (the cause may have been fixed)."""
+    if previous is None or previous.manifest.get("settings", {}).get("parse") != settings["parse"]:
+        return {}
+    reusable: dict[str, _Parsed] = {}
+    for row in previous.meta.documents:
+        if row["status"] == "ok" and hashes.get(row["file"]) == row["sha256"]:
+            fields = {k: row[k] for k in ("file", "sha256", "size", "status", "pages", "ocr_pages",
+                                          "meeting", "committee", "date", "time", "place", "error")}
+            reusable[row["file"]] = _Parsed(DocumentRecord(participants=row["participants"], **fields))
+    for chunk in previous.meta.chunks:
+        if chunk.document in reusable:
+            reusable[chunk.document].chunks.append(chunk)
+    for decision in previous.meta.decisions:
+        if decision.document in reusable:
+            reusable[decision.document].decisions.append(decision)
+    return reusable
+
+
+def _parse_all(
+    files: list[Path],
+    hashes: dict[str, str],
+    reusable: dict[str, _Parsed],
+    chunking: str,
+    chunk_size: int,
+    chunk_overlap: int,
+    progress: bool | ProgressCallback,
+) -> list[_Parsed]:
+    todo = [f for f in files if f.name not in reusable]
+    parsed = {name: p for name, p in reusable.items()}
+    bar = _Progress(progress, len(todo), "Læser dokumenter", "fil")
+    for path in todo:
+        bar.set_message(f"Læser {path.name}")
+        parsed[path.name] = parse_file(path, hashes[path.name], chunking, chunk_size, chunk_overlap)
+        bar.update(1)
+    bar.close()
+    return [parsed[f.name] for f in files]
+
+
+def parse_file(path: Path, sha256: str, chunking: str, chunk_size: int, chunk_overlap: int) -> _Parsed:
+    """One file -> its record, chunks and decisions; any failure becomes an error record."""
+    size = path.stat().st_size
+    try:
+        pages = extract_pages(path)
+        meeting, sections = parse_document(pages)
+        if chunking == "naive":
+            chunks = naive_chunks(path.name, meeting, pages, size=chunk_size, overlap=chunk_overlap)
+        else:
+            chunks = make_chunks(
+                meeting, sections, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                window_sentences=WINDOW_SENTENCES,
+            )
+        decisions = extract_decisions(meeting, sections, chunks)
+    except DocumentError as exc:
+        return _Parsed(DocumentRecord(path.name, sha256, size, "error", error=exc.reason))
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the whole build
+        reason = f"uventet fejl under læsning ({type(exc).__name__}: {exc})"
+        return _Parsed(DocumentRecord(path.name, sha256, size, "error", error=reason))
+    if not chunks:
+        return _Parsed(DocumentRecord(path.name, sha256, size, "error", error="filen indeholder ingen tekst"))
+    record = DocumentRecord(
+        path.name, sha256, size, "ok", pages=len(pages), ocr_pages=sum(p.ocr for p in pages),
+        meeting=meeting.name, committee=meeting.committee, date=meeting.date, time=meeting.time,
+        place=meeting.place, participants=list(meeting.participants),
+    )
+    return _Parsed(record, chunks, decisions)
+
+
+def _check_unique_ids(chunks: list[Chunk]) -> None:
+    seen: dict[str, str] = {}
+    for c in chunks:
+        if c.chunk_id in seen:
+            raise RuntimeError(f"chunk id {c.chunk_id} forekommer to gange ({seen[c.chunk_id]}, {c.document})")
+        seen[c.chunk_id] = c.document
+
+
+# --------------------------------------------------------------------------- step 7
+@dataclass
+class _Vectors:
+    window_ids: list[str]  # dense.faiss row -> chunk id
+    window_texts: list[str]  # the window text (without header), as stored
+    windows: np.ndarray
+    chunk_ids: list[str]  # chunks.faiss row -> canonical chunk id
+    chunks: np.ndarray
+    dim: int
+
+
+def embedding_inputs(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """What the index embeds: (chunk_id, window, header+window) for every window of every
+    canonical chunk, and (chunk_id, header+text) for every canonical chunk. Duplicates are
+    found through their canonical copy and are not embedded."""
+    canonical = [c for c in chunks if c.duplicate_of is None]
+    windows = [(c.chunk_id, w, embedding_text(c.header, w)) for c in canonical for w in c.windows]
+    whole = [(c.chunk_id, embedding_text(c.header, c.text)) for c in canonical]
+    return windows, whole
+
+
+def _embed(
+    chunks: list[Chunk],
+    embedder: Embedder,
+    cache_path: Path,
+    progress: bool | ProgressCallback,
+    report: BuildReport,
+) -> _Vectors:
+    windows, whole = embedding_inputs(chunks)
+    texts = [t for _, _, t in windows] + [t for _, t in whole]
+    keys = [text_key(t) for t in texts]
+    text_of = dict(zip(keys, texts))
+    cache = EmbeddingCache(cache_path)
+    try:
+        known = cache.get_many(embedder.model_id, list(text_of))
+        # Sorted by length: the engine pads a batch to its longest text.
+        missing = sorted((k for k in text_of if k not in known), key=lambda k: len(text_of[k]))
+        report.cached_texts = len(text_of) - len(missing)
+        report.embedded_texts = len(missing)
+        bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
+        for start in range(0, len(missing), EMBED_GROUP):
+            group = missing[start : start + EMBED_GROUP]
+            vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
+            cache.put_many(embedder.model_id, group, vecs)
+            known.update(zip(group, vecs))
+            bar.update(len(group))
+        bar.close()
+    finally:
+        cache.close()
+    dim = len(next(iter(known.values()))) if known else embedder.dim
+    matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
+    n_windows = len(windows)
+    return _Vectors(
+        window_ids=[cid for cid, _, _ in windows],
+        window_texts=[w for _, w, _ in windows],
+        windows=matrix[:n_windows],
+        chunk_ids=[cid for cid, _ in whole],
+        chunks=matrix[n_windows:],
+        dim=dim,
+    )
+
+
+# --------------------------------------------------------------------------- step 8
+def _write_generation(
+    index_dir: Path,
+    parsed: list[_Parsed],
+    chunks: list[Chunk],
+    decisions: list[Decision],
+    vectors: _Vectors,
+    embedder: Embedder,
+    settings: dict,
+    hashes: dict[str, str],
+    faiss_kind: str,
+) -> Path:
+    gen_dir = store.new_generation_dir(index_dir)
+    try:
+        store.write_meta(
+            gen_dir / store.META,
+            [p.record for p in parsed],
+            chunks,
+            {cid: row for row, cid in enumerate(vectors.chunk_ids)},
+            list(zip(vectors.window_ids, vectors.window_texts)),
+            decisions,
+        )
+        dense, faiss_params = store.make_faiss_index(vectors.windows, vectors.dim, faiss_kind)
+        faiss.write_index(dense, str(gen_dir / store.DENSE))
+        chunk_dense, _ = store.make_faiss_index(vectors.chunks, vectors.dim, faiss_kind)
+        faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
+        from retriever.lexical import build_lexical
+
+        build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR)
+        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, hashes, faiss_params)
+        store.publish_generation(index_dir, gen_dir, manifest)
+    except BaseException:
+        # Ctrl-C or an error before the swap: current still points at the previous
+        # generation, so drop the half-written one now. (SIGKILL cannot be caught; the next
+        # build removes what it leaves.)
+        if store.current_generation(index_dir) != gen_dir:
+            shutil.rmtree(gen_dir, ignore_errors=True)
+        raise
+    return gen_dir
+
+
+def _manifest(
+    gen_dir: Path,
+    parsed: list[_Parsed],
+    chunks: list[Chunk],
+    decisions: list[Decision],
+    vectors: _Vectors,
+    embedder: Embedder,
+    settings: dict,
+    hashes: dict[str, str],
+    faiss_params: dict,
+) -> dict:
+    ok = [p.record for p in parsed if p.record.status == "ok"]
+    return {
+        "format": store.FORMAT_VERSION,
+        "generation": gen_dir.name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model_id": embedder.model_id,
+        "dim": vectors.dim,
+        "backend": embedder.model_id.split(":", 1)[0],
+        "chunking": settings["parse"],
+        "faiss": faiss_params,
+        "settings": settings,
+        "inputs": hashes,
+        "counts": {
+            "documents": len(ok),
+            "failed_documents": len(parsed) - len(ok),
+            "pages": sum(r.pages for r in ok),
+            "ocr_pages": sum(r.ocr_pages for r in ok),
+            "chunks": len(chunks),
+            "duplicates": sum(1 for c in chunks if c.duplicate_of),
+            "windows": len(vectors.window_ids),
+            "decisions": len(decisions),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- progress
+class _Progress:
+    """tqdm on a terminal, a caller's callback (the app), or nothing."""
+
+    def __init__(self, progress: bool | ProgressCallback, total: int, desc: str, unit: str) -> None:
+        self.callback = progress if callable(progress) else None
+        self.total = total
+        self.done = 0
+        self.desc = desc
+        self.bar = None
+        if progress is True and total and sys.stderr.isatty():
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+    def set_message(self, message: str) -> None:
+        self.desc = message
+        if self.bar is not None:
+            self.bar.set_postfix_str(message, refresh=False)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.callback is not None:
+            self.callback(self.done, self.total, self.desc)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

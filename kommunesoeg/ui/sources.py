@@ -1,0 +1,179 @@
+"""Opening a cited source: the PDF at the cited page, for exactly the documents in the index.
+
+Streamlit 1.67 serves `./static/` (with `server.enableStaticServing`) through Starlette's
+FileResponse with the type from `mimetypes`, so a `.pdf` goes out as `application/pdf`
+and the browser's viewer honours `#page=N`. Static files have no login, so what is placed
+there is the *public copy* of a document: every page holding closed (Lukket) text is
+replaced by a notice page, keeping the page numbers of the original so `#page=N` still
+points at the cited page. Internal users get the original through an in-session download
+button and an inline image of the page instead, never through a public URL.
+
+Only files listed in the index's documents table, found under the corpus folder with the
+same SHA-256 as indexed, are ever copied or read; a name from anywhere else is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import streamlit as st
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+from kommunesoeg.ui.common import corpus_dir
+
+STATIC_SUBDIR = "kilder"
+_NOTICE = "Denne side indeholder lukkede punkter og er ikke offentlig."
+
+
+def static_root() -> Path:
+    """`static/` next to app.py: the folder Streamlit serves as `app/static/`."""
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+def source_path(searcher, document: str) -> Path | None:
+    """The indexed file itself, or None when it is not an indexed, unchanged corpus file."""
+    row = _document_rows(searcher).get(document)
+    if row is None or Path(document).name != document:
+        return None
+    root = corpus_dir().resolve()
+    path = (root / document).resolve()
+    if path.parent != root or not path.is_file():
+        return None
+    if row.get("sha256") and _sha256(path) != row["sha256"]:
+        return None
+    return path
+
+
+def closed_pages(searcher, document: str) -> set[int]:
+    """Pages on which any closed text of `document` lies (conservative: mixed pages count)."""
+    pages: set[int] = set()
+    for chunk in searcher.reader.chunks:
+        if chunk.document == document and chunk.closed:
+            pages.update(range(chunk.page_start, chunk.page_end + 1))
+    return pages
+
+
+def public_pdf_url(searcher, document: str, page: int) -> str | None:
+    """`app/static/kilder/<file>#page=N` for the public copy; None when there is no PDF."""
+    if not document.lower().endswith(".pdf"):
+        return None
+    name = _ensure_public_copy(searcher, document)
+    if name is None:
+        return None
+    return f"app/static/{STATIC_SUBDIR}/{name}#page={int(page)}"
+
+
+def _ensure_public_copy(searcher, document: str) -> str | None:
+    source = source_path(searcher, document)
+    if source is None:
+        return None
+    _remove_stale_copies(str(searcher.reader.gen_dir), frozenset(_document_rows(searcher)))
+    sha = _document_rows(searcher)[document].get("sha256") or _sha256(source)
+    closed = tuple(sorted(closed_pages(searcher, document)))
+    return _public_copy(str(source), document, sha, closed)
+
+
+@st.cache_resource(max_entries=4096, show_spinner=False)
+def _public_copy(source: str, document: str, sha: str, closed: tuple[int, ...]) -> str | None:
+    # Keyed by content hash and closed pages: written once per process and per change,
+    # so a re-index that closes a page replaces the public copy before it is linked again.
+    target_dir = static_root() / STATIC_SUBDIR
+    target = target_dir / document
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target_dir / f".{document}.tmp"
+        write_public_copy(Path(source), set(closed), tmp)
+        tmp.replace(target)
+    except OSError:
+        return None  # read-only app folder: no link; the passage and page image remain
+    return document
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _remove_stale_copies(gen_dir: str, indexed: frozenset[str]) -> None:
+    # Once per generation: a document dropped from the index is no longer served.
+    folder = static_root() / STATIC_SUBDIR
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in indexed:
+            path.unlink(missing_ok=True)
+
+
+def write_public_copy(source: Path, closed: set[int], out: Path) -> None:
+    reader = PdfReader(source)
+    writer = PdfWriter()
+    for number, page in enumerate(reader.pages, start=1):
+        if number in closed:
+            box = page.mediabox
+            _notice_page(writer, float(box.width), float(box.height))
+        else:
+            writer.add_page(page)
+    with out.open("wb") as fh:
+        writer.write(fh)
+
+
+def _notice_page(writer: PdfWriter, width: float, height: float) -> None:
+    page = writer.add_blank_page(width, height)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    stream = DecodedStreamObject()
+    stream.set_data(f"BT /F1 13 Tf 60 {height - 120:.0f} Td ({_NOTICE}) Tj ET".encode("cp1252"))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+
+
+def page_png(searcher, document: str, page: int, *, internal: bool) -> bytes | None:
+    """The cited page as a PNG; for the public role never a page with closed text."""
+    source = source_path(searcher, document)
+    if source is None or source.suffix.lower() != ".pdf":
+        return None
+    if not internal and page in closed_pages(searcher, document):
+        return None
+    return _render(str(source), _sha256(source), int(page))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _render(path: str, sha: str, page: int) -> bytes | None:
+    # `sha` keys the cache to the file's content, so a replaced file is re-rendered.
+    result = subprocess.run(
+        ["pdftoppm", "-f", str(page), "-l", str(page), "-r", "110", "-png", path],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout if result.returncode == 0 and result.stdout else None
+
+
+def document_bytes(searcher, document: str) -> bytes | None:
+    """The original indexed file for an internal user's download."""
+    source = source_path(searcher, document)
+    return source.read_bytes() if source else None
+
+
+def _document_rows(searcher) -> dict[str, dict]:
+    return {row["file"]: row for row in searcher.reader.documents if row.get("file")}
+
+
+def _sha256(path: Path) -> str:
+    return _sha256_cached(str(path), path.stat().st_mtime_ns, path.stat().st_size)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

