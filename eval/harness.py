@@ -188,7 +188,9 @@ def corpus_hash(corpus_dir: Path) -> str:
     """Content hash of the indexable files, so a cached baseline index is reused safely."""
     digest = hashlib.sha256()
     files = sorted(
-        p for p in Path(corpus_dir).rglob("*") if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
+        p
+        for p in Path(corpus_dir).rglob("*")
+        if p.is_file() and p.suffix.lower() in CORPUS_SUFFIXES
     )
     for p in files:
         digest.update(str(p.relative_to(corpus_dir)).encode())
@@ -221,16 +223,16 @@ def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
         log(f"Bygger naive-indeks (1000 tegn, ingen struktur) i {naive_dir} ...")
         from indexer.build import build_index
 
-        build_index([Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0)
+        build_index(
+            [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0
+        )
     return naive_dir
 
 
 # --- running ----------------------------------------------------------------------
 
 
-def _judge(
-    searcher, question: Question, k: int, role: str
-) -> QuestionOutcome:
+def _judge(searcher, question: Question, k: int, role: str) -> QuestionOutcome:
     """Search once and judge every hit; checks and deep search for misses follow."""
     if question.type == "negative":
         answer = searcher.ask(question.question, role=role)
@@ -251,9 +253,7 @@ def _judge(
     outcome = QuestionOutcome(question, hits, relevant, scored=True)
     if not any(relevant):
         deep = searcher.search(question.question, k=max(DEEP_K, k), role=role)
-        outcome.deep_rank = next(
-            (h.rank for h in deep if is_relevant(h, question)), None
-        )
+        outcome.deep_rank = next((h.rank for h in deep if is_relevant(h, question)), None)
     return outcome
 
 
@@ -272,7 +272,12 @@ def _diagnostics(name: str, outcomes: Iterable[QuestionOutcome]) -> list[Diagnos
         shown = [h for h, r in zip(o.hits, o.relevant) if r] if kind == "leak" else o.hits
         found.append(
             Diagnostic(
-                name, q.id, q.type, q.question, kind, o.deep_rank,
+                name,
+                q.id,
+                q.type,
+                q.question,
+                kind,
+                o.deep_rank,
                 [h.citation() for h in shown[:3]],
             )
         )
@@ -280,7 +285,12 @@ def _diagnostics(name: str, outcomes: Iterable[QuestionOutcome]) -> list[Diagnos
 
 
 def evaluate_config(
-    name: str, searcher, questions: Sequence[Question], *, k: int, role: str,
+    name: str,
+    searcher,
+    questions: Sequence[Question],
+    *,
+    k: int,
+    role: str,
     cutoffs: Sequence[int] = RECALL_CUTOFFS,
 ) -> ConfigResult:
     """Run all questions through one searcher and score them."""

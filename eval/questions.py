@@ -99,7 +99,9 @@ def _parse(obj: object, path: Path, lineno: int) -> Question:
             path, lineno, f"feltet 'type' er '{qtype}', skal være en af {', '.join(QUESTION_TYPES)}"
         )
     evidence = obj.get("evidence") or []
-    if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
+    if not isinstance(evidence, list) or not all(
+        isinstance(e, str) and e.strip() for e in evidence
+    ):
         raise _fail(path, lineno, "feltet 'evidence' skal være en liste af ikke-tomme strenge")
     doc = obj.get("doc", obj.get("source"))
     if doc is not None and not isinstance(doc, str):
@@ -111,12 +113,23 @@ def _parse(obj: object, path: Path, lineno: int) -> Question:
             raise _fail(path, lineno, f"feltet '{name}' skal være et heltal eller null")
         ints[name] = value
     if qtype not in CHECK_TYPES and not evidence and (doc is None or ints["punkt"] is None):
-        raise _fail(
-            path, lineno, "spørgsmålet har hverken 'evidence' eller både 'doc' og 'punkt'"
-        )
+        raise _fail(path, lineno, "spørgsmålet har hverken 'evidence' eller både 'doc' og 'punkt'")
     if qtype == "closed" and not evidence:
-        raise _fail(path, lineno, "et 'closed'-spørgsmål kræver 'evidence' (for at kunne se et læk)")
-    known = {"id", "question", "type", "evidence", "doc", "source", "punkt", "bilag", "answer", "lang"}
+        raise _fail(
+            path, lineno, "et 'closed'-spørgsmål kræver 'evidence' (for at kunne se et læk)"
+        )
+    known = {
+        "id",
+        "question",
+        "type",
+        "evidence",
+        "doc",
+        "source",
+        "punkt",
+        "bilag",
+        "answer",
+        "lang",
+    }
     return Question(
         id=obj["id"],
         question=obj["question"],

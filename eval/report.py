@@ -41,7 +41,10 @@ def markdown_table(result: EvalResult) -> str:
         lines.append("| " + " | ".join(row) + " |")
     check_types = [t for t in CHECK_LABELS if any(t in c.checks for c in result.configs)]
     if check_types:
-        lines += ["", "| konfiguration | " + " | ".join(CHECK_LABELS[t] for t in check_types) + " |"]
+        lines += [
+            "",
+            "| konfiguration | " + " | ".join(CHECK_LABELS[t] for t in check_types) + " |",
+        ]
         lines.append("| --- | " + " | ".join("---:" for _ in check_types) + " |")
         for c in result.configs:
             cells = []
@@ -76,17 +79,20 @@ def diagnostics_text(result: EvalResult) -> str:
 
 def full_markdown(result: EvalResult) -> str:
     """The report written to latest.md: tables, per type, diagnostics."""
-    return "\n\n".join(
-        [
-            f"# Evaluering {result.created}",
-            f"Spørgsmål: `{result.questions_path}` · indeks: `{result.index_dir}`",
-            markdown_table(result),
-            "## Pr. spørgsmålstype",
-            per_type_table(result),
-            "## Diagnostik",
-            diagnostics_text(result).replace("\n", "\n\n"),
-        ]
-    ) + "\n"
+    return (
+        "\n\n".join(
+            [
+                f"# Evaluering {result.created}",
+                f"Spørgsmål: `{result.questions_path}` · indeks: `{result.index_dir}`",
+                markdown_table(result),
+                "## Pr. spørgsmålstype",
+                per_type_table(result),
+                "## Diagnostik",
+                diagnostics_text(result).replace("\n", "\n\n"),
+            ]
+        )
+        + "\n"
+    )
 
 
 def write_png(result: EvalResult, path: Path) -> Path:

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -126,18 +126,7 @@ def build_index(
         gen_dir = _write_generation(index_dir, parsed, chunks, decisions, vectors, embedder, settings, hashes, faiss_kind)
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
-    report.errors.extend(DocumentError(p.record.file, p.record.error or "") for p in parsed if p.record.status != "ok")
-    ok = [p for p in parsed if p.record.status == "ok"]
-    report.documents_skipped_unchanged = sum(1 for p in ok if p.record.file in reusable)
-    report.documents_indexed = len(ok) - report.documents_skipped_unchanged
-    report.documents_removed = len(_previous_ok_files(previous) - {p.record.file for p in ok})
-    report.documents_total = len(ok)
-    report.chunks = len(chunks)
-    report.duplicates = sum(1 for c in chunks if c.duplicate_of)
-    report.changed = True
-    report.generation = gen_dir.name
-    report.seconds = time.perf_counter() - started
-    return report
+    return _changed_report(report, parsed, reusable, previous, chunks, gen_dir, started)
 
 
 # --------------------------------------------------------------------------- step 1-4
@@ -253,6 +242,31 @@ def _unchanged_report(report: BuildReport, previous: _Previous, started: float) 
     report.chunks = len(previous.meta.chunks)
     report.duplicates = sum(1 for c in previous.meta.chunks if c.duplicate_of)
     report.generation = previous.gen_dir.name
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _changed_report(
+    report: BuildReport,
+    parsed: list[_Parsed],
+    reusable: dict[str, _Parsed],
+    previous: _Previous | None,
+    chunks: list[Chunk],
+    gen_dir: Path,
+    started: float,
+) -> BuildReport:
+    report.errors.extend(
+        DocumentError(p.record.file, p.record.error or "") for p in parsed if p.record.status != "ok"
+    )
+    ok = {p.record.file for p in parsed if p.record.status == "ok"}
+    report.documents_skipped_unchanged = len(ok & set(reusable))
+    report.documents_indexed = len(ok) - report.documents_skipped_unchanged
+    report.documents_removed = len(_previous_ok_files(previous) - ok)
+    report.documents_total = len(ok)
+    report.chunks = len(chunks)
+    report.duplicates = sum(1 for c in chunks if c.duplicate_of)
+    report.changed = True
+    report.generation = gen_dir.name
     report.seconds = time.perf_counter() - started
     return report
 
@@ -453,7 +467,7 @@ def _manifest(
     return {
         "format": store.FORMAT_VERSION,
         "generation": gen_dir.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_id": embedder.model_id,
         "dim": vectors.dim,
         "backend": embedder.model_id.split(":", 1)[0],

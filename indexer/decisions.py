@@ -52,7 +52,7 @@ OUTCOME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.IGNORECASE,
         ),
     ),
-    ("taget til efterretning", re.compile(r"\b(?:taget|tages|tog)\s+til\s+efterretning", re.I)),
+    ("taget til efterretning", re.compile(r"\b(?:taget|tages|tog)\s+til\s+efterretning", re.IGNORECASE)),
     ("udsat", re.compile(r"\b(?:udsat|udsættes|udskudt|udskydes)\b", re.IGNORECASE)),
     (
         "fremsendt",
@@ -62,7 +62,7 @@ OUTCOME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.IGNORECASE,
         ),
     ),
-    ("drøftet", re.compile(r"\b(?:drøftet|drøftede|drøftes|drøftelse|drøftelsen)\b", re.I)),
+    ("drøftet", re.compile(r"\b(?:drøftet|drøftede|drøftes|drøftelse|drøftelsen)\b", re.IGNORECASE)),
     (
         "godkendt",
         re.compile(

@@ -16,8 +16,9 @@ How a pair is judged (thresholds measured on the sample corpus, see tests/test_d
 * Candidates come from bucketing, not all pairs: each chunk is keyed by the smallest
   `SKETCH_SIZE` hashes of its word 3-grams (a bottom-k sketch). Near-duplicates share most of
   their 3-grams, hence most of their smallest hashes; unrelated chunks almost never share one.
-  Buckets bigger than `MAX_BUCKET` are boilerplate and skipped. Work stays roughly linear in
-  the number of chunks.
+  A pair is compared only when it shares at least `MIN_SHARED_KEYS` (2) sketch keys; buckets
+  bigger than `MAX_BUCKET` are boilerplate and skipped. Work stays roughly linear in the
+  number of chunks (100k synthetic chunks: see the report in tests/test_dedupe.py).
 * The score is *containment*: the share of the copy's character 8-grams that occur in the
   canonical chunk, or in the canonical chunk plus its neighbours in its own document (a scan
   and its born-digital original are cut at slightly different places because OCR noise moves
@@ -38,24 +39,27 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 
 from indexer.models import Chunk
 
 MIN_CHARS = 200
 SKETCH_SIZE = 8
-MAX_BUCKET = 500
+MAX_BUCKET = 200
+MIN_SHARED_KEYS = 2
 CONTAINMENT = 0.97
 GRAM = 8
 
-_FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe", "ü": "ue"})
+_FOLD = (("æ", "ae"), ("ø", "oe"), ("å", "aa"), ("ä", "ae"), ("ö", "oe"), ("ü", "ue"))
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def normalize(text: str) -> str:
     """casefold + OCR folding + only [a-z0-9] and single spaces between words."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    text = unicodedata.normalize("NFKC", text).casefold()
+    for src, dst in _FOLD:  # str.replace is ~10x faster than translate() with 2-char targets
+        text = text.replace(src, dst)
     text = re.sub(r"(\w)-\s+(\w)", r"\1\2", text)  # hyphenation left over from wrapping
     return _NON_ALNUM.sub(" ", text).strip()
 
@@ -85,13 +89,17 @@ def mark_duplicates(chunks: list[Chunk]) -> list[Chunk]:
     for i in order:
         if i in duplicate_of or i not in sketches:
             continue
-        candidates: set[int] = set()
+        shared: Counter[int] = Counter()
         for key in sketches[i]:
             members = buckets[key]
             if len(members) <= MAX_BUCKET:
-                candidates.update(members)
+                shared.update(members)
         candidates = {
-            j for j in candidates if j not in duplicate_of and _rank(chunks, j) > _rank(chunks, i)
+            j
+            for j, n in shared.items()
+            if n >= MIN_SHARED_KEYS
+            and j not in duplicate_of
+            and _rank(chunks, j) > _rank(chunks, i)
         }
         if not candidates:
             continue

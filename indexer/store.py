@@ -26,8 +26,9 @@ import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 import faiss
 import numpy as np
@@ -136,7 +137,7 @@ class WriteLock:
         self.path = Path(index_dir) / LOCK
         self._fh = None
 
-    def __enter__(self) -> WriteLock:
+    def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a+")
         try:
@@ -170,7 +171,7 @@ def current_generation(index_dir: Path) -> Path | None:
 
 
 def new_generation_dir(index_dir: Path) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     gen_dir = Path(index_dir) / f"{GEN_PREFIX}{stamp}-{secrets.token_hex(3)}"
     gen_dir.mkdir(parents=True)
     return gen_dir

@@ -24,7 +24,6 @@ from rapidfuzz import fuzz
 from indexer.chunk import split_sentences
 from indexer.errors import InvalidQuery
 from indexer.models import Chunk, Decision
-from retriever.fusion import weighted_rrf
 from retriever.models import Filters, Hit, Precedent
 from retriever.search import MAX_QUERY_CHARS
 from retriever.textnorm import tokenize
@@ -90,6 +89,15 @@ def condensed_query(case_text: str, searcher: Searcher, limit: int = MAX_QUERY_C
     return " ".join(chosen)[:limit]
 
 
+def _reciprocal_rank(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
+    """Equal-weight reciprocal rank fusion: both views are rankings of the same passages."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
 def _item_key(chunk: Chunk) -> tuple:
     return (chunk.document, chunk.punkt, chunk.punkt_title, chunk.bilag)
 
@@ -134,7 +142,7 @@ def find_precedents(
         canonical = chunk.duplicate_of or chunk.chunk_id
         if canonical in shown and canonical not in whole:
             whole.append(canonical)
-    fused = weighted_rrf({"hybrid": hybrid, "case": whole[:POOL]}, {"hybrid": 1.0, "case": 1.0})
+    fused = _reciprocal_rank([hybrid, whole[:POOL]])
 
     best: dict[tuple, tuple[float, str]] = {}
     for cid, score in fused.items():

@@ -25,13 +25,15 @@ from indexer.models import Chunk, Decision
 from indexer.store import IndexReader
 from retriever.audit import AuditLog
 from retriever.access import check_role, may_see_chunk, may_see_decision
-from retriever.fusion import weighted_rrf
+from retriever.fusion import weighted_rrf, zscore_fusion
 from retriever.lexical import LexicalIndex
 from retriever.models import Answer, Filters, Hit, Location, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
 
 MAX_QUERY_CHARS = 2000
 MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("zscore", "rrf")
+CANDIDATES = 200  # per retriever; the fused pool is their union
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -40,13 +42,13 @@ class RankingWeights:
     """Fusion weights per ranking; tuned with `kommunesoeg eval` on the dev questions."""
 
     windows: float = 1.0
-    chunks: float = 0.6
-    bm25: float = 0.5
+    chunks: float = 0.3
+    bm25: float = 0.3
 
 
 MODE_WEIGHTS = {
     "hybrid": RankingWeights(),
-    "dense": RankingWeights(windows=1.0, chunks=0.6, bm25=0.0),
+    "dense": RankingWeights(windows=1.0, chunks=0.3, bm25=0.0),
     "bm25": RankingWeights(windows=0.0, chunks=0.0, bm25=1.0),
 }
 
@@ -69,12 +71,16 @@ class Searcher:
         mode: str = "hybrid",
         weights: RankingWeights | None = None,
         audit_log: Path | str | None = None,
+        fusion: str = "zscore",
     ) -> None:
         if mode not in MODES:
             raise InvalidQuery(f"mode: ukendt tilstand '{mode}' (tilladt: {', '.join(MODES)})")
         self.index_dir = Path(index_dir)
         self.reader = IndexReader.open(self.index_dir)
         self.mode = mode
+        if fusion not in FUSIONS:
+            raise InvalidQuery(f"fusion: ukendt metode '{fusion}' (tilladt: {', '.join(FUSIONS)})")
+        self.fusion = fusion
         self.audit = AuditLog(Path(audit_log)) if audit_log else None
         self.weights = weights or MODE_WEIGHTS[mode]
         self.embedder = embedder or embedder_for(self.reader.model_id)
@@ -169,36 +175,41 @@ class Searcher:
         return None
 
     # ----------------------------------------------------------------- ranking
-    def _dense_rankings(self, query: str, allowed: set[str]) -> dict[str, list[str]]:
+    def _dense_scores(self, query: str, allowed: set[str]) -> dict[str, dict[str, float]]:
+        """Cosine similarity per canonical chunk: best window, and the whole chunk."""
         vector = self.embed_query(query).reshape(1, -1)
-        rankings: dict[str, list[str]] = {}
-        if self.weights.windows > 0 and self.reader.dense.ntotal:
-            n = min(self.reader.dense.ntotal, max(400, 20 * 10))
-            _, rows = self.reader.dense.search(vector, n)
-            rankings["windows"] = _dedupe_keep_order(
-                self._window_canon[r] for r in rows[0] if r >= 0
-            )
-        if self.weights.chunks > 0 and self.reader.chunk_dense.ntotal:
-            n = min(self.reader.chunk_dense.ntotal, 400)
-            _, rows = self.reader.chunk_dense.search(vector, n)
-            rankings["chunks"] = _dedupe_keep_order(
-                self._chunk_canon[r] for r in rows[0] if r >= 0
-            )
-        return {name: [c for c in ranking if c in allowed] for name, ranking in rankings.items()}
+        result: dict[str, dict[str, float]] = {}
+        views = (
+            ("windows", self.weights.windows, self.reader.dense, self._window_canon),
+            ("chunks", self.weights.chunks, self.reader.chunk_dense, self._chunk_canon),
+        )
+        for name, weight, index, canon in views:
+            if weight <= 0 or not index.ntotal:
+                continue
+            sims, rows = index.search(vector, min(index.ntotal, CANDIDATES * 4))
+            best: dict[str, float] = {}
+            for sim, row in zip(sims[0], rows[0]):
+                if row < 0:
+                    continue
+                cid = canon[row]
+                if cid in allowed and cid not in best:
+                    best[cid] = float(sim)
+                    if len(best) >= CANDIDATES:
+                        break
+            result[name] = best
+        return result
 
-    def _lexical_ranking(self, query: str, allowed: set[str]) -> list[str]:
+    def _lexical_scores(self, query: str, allowed: set[str]) -> dict[str, float]:
         scores = self.lexical.scores(query)
-        order = np.argsort(-scores, kind="stable")
-        ranking = []
-        for i in order:
-            if scores[i] <= 0:
+        top = np.argsort(-scores, kind="stable")
+        best: dict[str, float] = {}
+        for i in top:
+            if scores[i] <= 0 or len(best) >= CANDIDATES:
                 break
             cid = self.lexical.ids[i]
             if cid in allowed:
-                ranking.append(cid)
-            if len(ranking) >= 400:
-                break
-        return ranking
+                best[cid] = float(scores[i])
+        return best
 
     def rank(
         self, query: str, *, filters: Filters | None = None, role: str = "public"
@@ -214,12 +225,17 @@ class Searcher:
             if member is not None:
                 shown[canonical_id] = member
         allowed = set(shown)
-        rankings = self._dense_rankings(query, allowed) if self.mode != "bm25" else {}
+        scores = self._dense_scores(query, allowed) if self.mode != "bm25" else {}
         if self.weights.bm25 > 0:
-            rankings["bm25"] = self._lexical_ranking(query, allowed)
+            scores["bm25"] = self._lexical_scores(query, allowed)
         weights = {"windows": self.weights.windows, "chunks": self.weights.chunks,
                    "bm25": self.weights.bm25}
-        fused = weighted_rrf(rankings, weights)
+        fuse = weighted_rrf if self.fusion == "rrf" else zscore_fusion
+        active = [name for name in scores if weights[name] > 0]
+        if len(active) == 1:  # a single retriever: its own scores, not standardised ones
+            fused = dict(scores[active[0]])
+        else:
+            fused = fuse(scores, weights)
         ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(cid, score, shown[cid]) for cid, score in ordered]
 
@@ -322,16 +338,6 @@ class Searcher:
                 {(c.document, c.punkt, c.bilag) for c in self.reader.chunks if c.closed}
             )
         return result
-
-
-def _dedupe_keep_order(items) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            out.append(item)
-    return out
 
 
 def _location(chunk: Chunk) -> Location:

@@ -8,6 +8,7 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -144,10 +145,10 @@ def test_cited_sentences_drops_uncited_and_out_of_range() -> None:
 class _FakeChat(BaseHTTPRequestHandler):
     """An OpenAI-compatible /chat/completions endpoint returning a canned reply."""
 
-    reply = ""
-    requests: list[dict] = []
+    reply: ClassVar[str] = ""
+    requests: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append({"path": self.path, "body": body,
                                     "auth": self.headers.get("Authorization")})

@@ -51,16 +51,32 @@ def test_contains_evidence_across_pdf_line_wrap() -> None:
     assert contains_evidence(passage, ["Som stor studieby er det særligt relevant, at der"])
     assert contains_evidence(
         passage,
-        ["no such text", "holdes godt øje med konsekventerne af de ændrede regler for dimittender, således at"],
+        [
+            "no such text",
+            "holdes godt øje med konsekventerne af de ændrede regler for dimittender, således at",
+        ],
     )
     assert not contains_evidence(passage, ["Som lille studieby"])
 
 
 def _hit(text: str, document: str, punkt: int | None) -> Hit:
     return Hit(
-        rank=1, score=1.0, chunk_id="c", text=text, document=document, meeting="m",
-        committee="SBU", date=None, punkt=punkt, punkt_title=None, bilag=None,
-        bilag_title=None, page_start=1, page_end=1, section="tekst", closed=False,
+        rank=1,
+        score=1.0,
+        chunk_id="c",
+        text=text,
+        document=document,
+        meeting="m",
+        committee="SBU",
+        date=None,
+        punkt=punkt,
+        punkt_title=None,
+        bilag=None,
+        bilag_title=None,
+        page_start=1,
+        page_end=1,
+        section="tekst",
+        closed=False,
     )
 
 
@@ -104,7 +120,9 @@ def test_shipped_questions_load_with_pdf_names() -> None:
         ("{not json", "ugyldig JSON"),
     ],
 )
-def test_bad_question_line_names_file_line_and_field(tmp_path: Path, line: str, message: str) -> None:
+def test_bad_question_line_names_file_line_and_field(
+    tmp_path: Path, line: str, message: str
+) -> None:
     path = tmp_path / "q.jsonl"
     good = '{"id": "ok", "question": "q?", "type": "fact", "evidence": ["abc"]}'
     path.write_text(good + "\n\n" + line + "\n", encoding="utf-8")
@@ -153,7 +171,10 @@ def eval_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def hybrid_bm25_result(eval_index: Path, tmp_path_factory: pytest.TempPathFactory):
     return run_evaluation(
-        DEV, eval_index, configs=("hybrid", "bm25"), corpus_dir=CORPUS,
+        DEV,
+        eval_index,
+        configs=("hybrid", "bm25"),
+        corpus_dir=CORPUS,
         out_dir=tmp_path_factory.mktemp("eval-out"),
     )
 
@@ -201,8 +222,19 @@ def test_cli_prints_table_and_writes_png(eval_index: Path, tmp_path: Path) -> No
     out = tmp_path / "out"
     result = CliRunner().invoke(
         cli,
-        ["eval", "--questions", str(DEV), "--config", "bm25", "--index", str(eval_index),
-         "--out", str(out), "--k", "5"],
+        [
+            "eval",
+            "--questions",
+            str(DEV),
+            "--config",
+            "bm25",
+            "--index",
+            str(eval_index),
+            "--out",
+            str(out),
+            "--k",
+            "5",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "| bm25 |" in result.output and "Recall@5" in result.output and "MRR@5" in result.output

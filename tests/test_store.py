@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,15 +21,14 @@ pytest_plugins = ["fixtures_index"]
 
 
 def _chunk(i: int, text: str, **kw) -> Chunk:
-    base = dict(
+    chunk = Chunk(
         chunk_id=f"c{i}", document="møde.pdf", meeting="MSB - Rådmandsmøde", committee="MSB",
         date="2023-03-23", punkt=4, punkt_title="Opgang til Opgang", bilag=None, bilag_title=None,
         section="beslutning", page_start=3, page_end=4, closed=False, ocr=False, text=text,
         header="MSB - Rådmandsmøde 23.03.2023 · Punkt 4", case_number="EMN-2023-000692",
         windows=[text[:20], text[10:]],
     )
-    base.update(kw)
-    return Chunk(**base)
+    return replace(chunk, **kw)
 
 
 @settings(max_examples=25, deadline=None)
