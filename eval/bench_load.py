@@ -272,12 +272,15 @@ def markdown(result: dict) -> str:
         "",
         (f"Re-index during the load (new document `{NEW_DOC_NAME}`): exit code "
         f"{r['returncode']}, {r['seconds']:.1f} s, `{' '.join(r['output'])}`. "
-        f"New generation loaded by the clients after {result['reload'].get('reload_seconds', 0):.1f} s "
-        f"(contains the new document: {result['reload'].get('new_generation_has_document')}); "
-        f"queries answered from the old / new generation: {result['by_generation']}."),
+        f"When `current` moved, a new Searcher was loaded in "
+        f"{result['reload'].get('reload_seconds', float('nan')):.1f} s "
+        f"(contains the new document: {result['reload'].get('new_generation_has_document')}) "
+        f"and took over; queries answered from the old / new generation: "
+        f"{result['by_generation']}."),
         "",
         ("Errors count exceptions and search results that differ from the single-threaded "
-        "reference top-10 on the same generation."),
+        "reference top-10 on the same generation "
+        f"({result['checked']} concurrent searches were compared with it)."),
     ]
     if result["error_examples"]:
         lines += ["", "Error examples: " + "; ".join(result["error_examples"])]
@@ -376,6 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
         "reload": reload_info,
         "by_generation": by_gen,
         "error_examples": sorted({s.error for s in samples if s.error})[:5],
+        "checked": sum(1 for s in samples if s.verb == "search" and s.generation == old_gen),
     }
     text = markdown(result)
     print(text)

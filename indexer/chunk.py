@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from bisect import bisect_right
+from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -197,7 +198,14 @@ def make_chunks(
     chunk_overlap: int = 150,
     window_sentences: int = 3,
 ) -> list[Chunk]:
-    """Cut every Section into chunks of about `chunk_size` characters, never across Sections."""
+    """Cut the sections into chunks of about `chunk_size` characters.
+
+    A chunk never spans two agenda items, two attachments, or an open and a closed part.
+    Within one agenda item, consecutive small sections (a heading, "Indstilling om ...",
+    "Beslutninger ...") are packed into one chunk: minutes split by section kind give
+    100-300 character fragments, and then the item's heading fragment outranks the
+    fragment that holds the actual decision. Long sections are cut with the splitter.
+    """
     splitter = RecursiveCharacterTextSplitter(
         separators=SEPARATORS,
         keep_separator="end",
@@ -207,25 +215,17 @@ def make_chunks(
     )
     chunks: list[Chunk] = []
     ordinal: dict[str, int] = {}
-    for section in sections:
-        search_from = 0
-        for piece in splitter.split_text(section.text):
-            if not any(ch.isalnum() for ch in piece):
-                continue
-            start = section.text.find(piece, search_from)
-            if start < 0:
-                start = section.text.find(piece)
-            start = max(start, 0)
-            end = start + len(piece)
-            search_from = start + 1
-            first, last = _page_span(section, start, end)
+    for group in _item_runs(sections):
+        for pieces in _pack(_pieces(group, splitter), chunk_size):
+            text = "\n".join(p.text for p in pieces)
+            section = pieces[0].section
+            kinds = {p.section.kind for p in pieces}
+            kind = "beslutning" if "beslutning" in kinds else section.kind
             n = ordinal.get(section.document, 0)
             ordinal[section.document] = n + 1
             chunks.append(
                 Chunk(
-                    chunk_id=chunk_id(
-                        section.document, section.punkt, section.bilag, section.kind, n, piece
-                    ),
+                    chunk_id=chunk_id(section.document, section.punkt, section.bilag, kind, n, text),
                     document=section.document,
                     meeting=meeting.name,
                     committee=meeting.committee,
@@ -234,21 +234,82 @@ def make_chunks(
                     punkt_title=section.punkt_title,
                     bilag=section.bilag,
                     bilag_title=section.bilag_title,
-                    section=section.kind,
-                    page_start=first,
-                    page_end=last,
+                    section=kind,
+                    page_start=min(p.first_page for p in pieces),
+                    page_end=max(p.last_page for p in pieces),
                     closed=section.closed,
-                    ocr=section.ocr,
-                    text=piece,
-                    header=chunk_header(meeting, section),
-                    case_number=section.case_number,
-                    windows=sentence_windows(piece, window_sentences),
+                    ocr=any(p.section.ocr for p in pieces),
+                    text=text,
+                    header=chunk_header(meeting, section, kind if len(kinds) == 1 else None),
+                    case_number=next((p.section.case_number for p in pieces
+                                      if p.section.case_number), None),
+                    windows=sentence_windows(text, window_sentences),
                 )
             )
     return chunks
 
 
-def chunk_header(meeting: MeetingInfo, section: Section) -> str:
+@dataclass(frozen=True)
+class _Piece:
+    section: Section
+    text: str
+    first_page: int
+    last_page: int
+
+
+def _item_key(section: Section) -> tuple:
+    return (section.document, section.punkt, section.punkt_title, section.bilag,
+            section.bilag_title, section.closed)
+
+
+def _item_runs(sections: list[Section]) -> list[list[Section]]:
+    """Consecutive sections of the same agenda item / attachment / access level."""
+    runs: list[list[Section]] = []
+    for section in sections:
+        if runs and _item_key(runs[-1][-1]) == _item_key(section):
+            runs[-1].append(section)
+        else:
+            runs.append([section])
+    return runs
+
+
+def _pieces(sections: list[Section], splitter: RecursiveCharacterTextSplitter) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    for section in sections:
+        search_from = 0
+        for text in splitter.split_text(section.text):
+            if not any(ch.isalnum() for ch in text):
+                continue
+            start = section.text.find(text, search_from)
+            if start < 0:
+                start = max(section.text.find(text), 0)
+            search_from = start + 1
+            first, last = _page_span(section, start, start + len(text))
+            pieces.append(_Piece(section, text, first, last))
+    return pieces
+
+
+def _pack(pieces: list[_Piece], chunk_size: int) -> list[list[_Piece]]:
+    """Greedily join consecutive pieces while the joined text stays within `chunk_size`.
+
+    Two pieces of one long section are never joined: they overlap by design, and each is
+    already close to `chunk_size`.
+    """
+    packs: list[list[_Piece]] = []
+    size = 0
+    for piece in pieces:
+        if packs and size + 1 + len(piece.text) <= chunk_size and (
+            packs[-1][-1].section is not piece.section
+        ):
+            packs[-1].append(piece)
+            size += 1 + len(piece.text)
+        else:
+            packs.append([piece])
+            size = len(piece.text)
+    return packs
+
+
+def chunk_header(meeting: MeetingInfo, section: Section, kind: str | None = None) -> str:
     """One context line, e.g. 'MSB Rådmandsmøde 23.03.2023 · Punkt 4: Opgang til Opgang ·
     Bilag 1: Opgang til Opgang - Finansiering og forankring · Indstilling'."""
     parts = [meeting.name]
@@ -261,8 +322,8 @@ def chunk_header(meeting: MeetingInfo, section: Section) -> str:
     if section.bilag is not None:
         title = f": {section.bilag_title}" if section.bilag_title else ""
         parts.append(f"Bilag {section.bilag}{title}")
-    if section.kind in _KIND_LABELS:
-        parts.append(_KIND_LABELS[section.kind])
+    if kind in _KIND_LABELS:
+        parts.append(_KIND_LABELS[kind])
     if section.closed:
         parts.append("Lukket")
     return " · ".join(parts)

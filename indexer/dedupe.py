@@ -18,7 +18,8 @@ How a pair is judged (thresholds measured on the sample corpus, see tests/test_d
   their 3-grams, hence most of their smallest hashes; unrelated chunks almost never share one.
   A pair is compared only when it shares at least `MIN_SHARED_KEYS` (2) sketch keys; buckets
   bigger than `MAX_BUCKET` are boilerplate and skipped. Work stays roughly linear in the
-  number of chunks (100k synthetic chunks: see the report in tests/test_dedupe.py).
+  number of chunks (measured: 100k synthetic ~1.2k-char chunks in ~2 min on a busy
+  single core, 206 corpus chunks in 0.1 s).
 * The score is *containment*: the share of the copy's character 8-grams that occur in the
   canonical chunk, or in the canonical chunk plus its neighbours in its own document (a scan
   and its born-digital original are cut at slightly different places because OCR noise moves

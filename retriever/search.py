@@ -34,6 +34,19 @@ MAX_QUERY_CHARS = 2000
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("zscore", "rrf")
 CANDIDATES = 200  # per retriever; the fused pool is their union
+# "Hvad blev besluttet om X?" is answered by the decision text, not by the indstilling that
+# proposed it, though both share every topic word: a prior on decision passages, in
+# standard deviations of the fused score (z-score fusion only).
+DECISION_PRIOR = 0.5
+_DECISION_QUESTION = re.compile(
+    r"\b(besluttet|besluttede|beslutte|beslutning\w*|vedtaget|vedtog|godkend\w*|aftalt|"
+    r"udfald|decided|decision\w*|agreed|approved|resolved)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_decision(query: str) -> bool:
+    return bool(_DECISION_QUESTION.search(query))
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -105,6 +118,12 @@ class Searcher:
     def _canonical_id(self, chunk_id: str) -> str:
         chunk = self.reader.chunk_by_id[chunk_id]
         return chunk.duplicate_of or chunk.chunk_id
+
+    def _holds_decision(self, canonical_id: str) -> bool:
+        return any(
+            c.section == "beslutning" or c.chunk_id in self.decisions_by_chunk
+            for c in self.members[canonical_id]
+        )
 
     def visible_chunk(self, chunk: Chunk, role: str) -> bool:
         return may_see_chunk(chunk, role)
@@ -236,6 +255,10 @@ class Searcher:
             fused = dict(scores[active[0]])
         else:
             fused = fuse(scores, weights)
+            if asks_for_decision(query):
+                for cid in fused:
+                    if self._holds_decision(cid):
+                        fused[cid] += DECISION_PRIOR
         ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(cid, score, shown[cid]) for cid, score in ordered]
 

@@ -37,7 +37,8 @@ def test_scan_chunks_point_at_born_digital_memo(deduped, by_id):
 
 def test_closed_copy_of_minutes_points_at_open_original(deduped, by_id):
     copies = [c for c in deduped if c.document == MBU and c.bilag == 3 and c.duplicate_of]
-    assert len(copies) >= 10
+    # every open agenda item of the minutes long enough to dedupe (Punkt 2-9) is linked
+    assert {c.punkt for c in copies} >= set(range(2, 10))
     for c in copies:
         canon = by_id[c.duplicate_of]
         assert (canon.bilag, canon.closed, canon.punkt) == (1, False, c.punkt)

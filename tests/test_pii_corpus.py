@@ -22,6 +22,7 @@ from kommunesoeg.cli import cli
 from retriever.privacy import CPR_MASK, EMAIL_MASK, PHONE_MASK
 
 pytest_plugins = ["fixtures_index"]
+pytestmark = pytest.mark.slow  # indexes its own PDF
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_PDF = ROOT / "corpus" / "2023-06-08_SBU_notat_relationel_velfaerd.pdf"
