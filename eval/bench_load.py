@@ -268,14 +268,18 @@ def markdown(result: dict) -> str:
             f"{row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['p99_ms']:.0f} | "
             f"{row['mean_ms']:.0f} |"
         )
+    reload = result["reload"]
+    if "reload_seconds" in reload:
+        swap = (f"When `current` moved, a new Searcher was loaded in "
+                f"{reload['reload_seconds']:.1f} s (contains the new document: "
+                f"{reload['new_generation_has_document']}) and took over")
+    else:
+        swap = "The re-index outlasted the load, so no client switched generation"
     lines += [
         "",
         (f"Re-index during the load (new document `{NEW_DOC_NAME}`): exit code "
         f"{r['returncode']}, {r['seconds']:.1f} s, `{' '.join(r['output'])}`. "
-        f"When `current` moved, a new Searcher was loaded in "
-        f"{result['reload'].get('reload_seconds', float('nan')):.1f} s "
-        f"(contains the new document: {result['reload'].get('new_generation_has_document')}) "
-        f"and took over; queries answered from the old / new generation: "
+        f"{swap}; queries answered from the old / new generation: "
         f"{result['by_generation']}."),
         "",
         ("Errors count exceptions and search results that differ from the single-threaded "

@@ -147,7 +147,7 @@ def sentence_windows(
     """
     sentences: list[str] = []
     for s in split_sentences(text):
-        sentences.extend(_cut_long(s, max_chars))
+        sentences.extend(cut_long(s, max_chars))
     if not sentences:
         return []
     size = max(1, window_sentences)
@@ -170,11 +170,17 @@ def sentence_windows(
     return windows
 
 
-def _cut_long(sentence: str, max_chars: int) -> list[str]:
+def cut_long(sentence: str, max_chars: int) -> list[str]:
+    """Cut at word boundaries into pieces of at most `max_chars`; a longer "word" (a URL,
+    a run of characters) is cut hard, so no piece ever exceeds the limit."""
     if len(sentence) <= max_chars:
         return [sentence]
     out: list[str] = []
-    words = sentence.split(" ")
+    words = [
+        word[i : i + max_chars]
+        for word in sentence.split(" ")
+        for i in range(0, max(len(word), 1), max_chars)
+    ]
     cur = ""
     for w in words:
         if cur and len(cur) + 1 + len(w) > max_chars:

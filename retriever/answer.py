@@ -24,6 +24,7 @@ import numpy as np
 
 from indexer.chunk import split_sentences as chunk_sentences
 from indexer.decisions import OUTCOME_RULES, find_followups, strip_item_heading
+from retriever.intent import is_decision_question
 from retriever.models import Answer, AnswerSentence, Filters, Hit
 from retriever.textnorm import content_terms, tokenize
 
@@ -33,13 +34,6 @@ if TYPE_CHECKING:
 NO_ANSWER = "Jeg fandt ikke et sikkert svar i dokumenterne."
 MAX_SENTENCES = 4
 POOL = 8  # passages read for candidate sentences (only cited ones are returned)
-
-# Questions about what was decided / agreed, in Danish and English.
-_DECISION_QUESTION = re.compile(
-    r"\b(?:besluttet|beslut\w*|vedtaget|vedtog|aftalt|godkendt\w*|udfald\w*|konklu\w*|"
-    r"decided|decision\w*|agreed|approved|outcome)\b",
-    re.IGNORECASE,
-)
 
 _HEADING = re.compile(r"^(?:Beslutning(?:er)? for )?Punkt \d{1,3}\b[^.]*$", re.IGNORECASE)
 
@@ -112,29 +106,21 @@ def _clean(sentence: str) -> str:
     return re.sub(r"\s+", " ", sentence).strip()
 
 
-def is_decision_question(question: str) -> bool:
-    return bool(_DECISION_QUESTION.search(question))
-
-
 def _states_outcome(sentence: str) -> bool:
     return any(p.search(sentence) for _, p in OUTCOME_RULES) or bool(find_followups(sentence))
 
 
 # ----------------------------------------------------------------------- term weights
-_DF_CACHE: dict[int, tuple[dict[str, int], int]] = {}
-
-
 def term_weights(searcher: Searcher) -> tuple[dict[str, int], int]:
     """Document frequency of every stemmed term over the canonical chunks, once per index."""
-    key = id(searcher.reader)
-    if key not in _DF_CACHE:
+    if "df" not in searcher.cache:
         df: dict[str, int] = {}
         texts = [c.text for c in searcher.reader.chunks if not c.duplicate_of]
         for text in texts:
             for term in set(tokenize(text)):
                 df[term] = df.get(term, 0) + 1
-        _DF_CACHE[key] = (df, len(texts))
-    return _DF_CACHE[key]
+        searcher.cache["df"] = (df, len(texts))
+    return searcher.cache["df"]
 
 
 def _idf(term: str, df: dict[str, int], n: int) -> float:
@@ -152,18 +138,14 @@ def coverage(question_terms: set[str], text: str, df: dict[str, int], n: int) ->
 
 
 # ----------------------------------------------------------------------- dense helpers
-_WINDOWS_CACHE: dict[int, dict[str, list[int]]] = {}
-
-
 def _windows_of(searcher: Searcher) -> dict[str, list[int]]:
     """Canonical chunk id -> rows of its sentence windows in the dense index (once per index)."""
-    key = id(searcher.reader)
-    if key not in _WINDOWS_CACHE:
+    if "window_rows" not in searcher.cache:
         rows: dict[str, list[int]] = {}
         for row, cid in enumerate(searcher.reader.window_chunk_ids):
             rows.setdefault(cid, []).append(row)
-        _WINDOWS_CACHE[key] = rows
-    return _WINDOWS_CACHE[key]
+        searcher.cache["window_rows"] = rows
+    return searcher.cache["window_rows"]
 
 
 def _canonical(searcher: Searcher, chunk_id: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retriever.models import Hit
@@ -24,7 +24,7 @@ class AuditLog:
 
     def record(self, *, user: str | None, action: str, query: str, hits: list[Hit]) -> None:
         entry = {
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "user": user or "ukendt",
             "action": action,
             "query": query,

@@ -45,6 +45,15 @@ class Location:
     page_end: int
     closed: bool
 
+    @classmethod
+    def of(cls, item) -> Location:
+        """The location of anything with location fields (a Chunk or a Hit)."""
+        return cls(
+            item.document, item.meeting, item.committee, item.date, item.punkt,
+            item.punkt_title, item.bilag, item.bilag_title, item.page_start, item.page_end,
+            item.closed,
+        )
+
     def label(self) -> str:
         """Human citation, e.g. 'MSB Rådmandsmøde 23.03.2023 · Punkt 4 · Bilag 1 · s. 12'."""
         parts = [self.meeting]
@@ -91,19 +100,7 @@ class Hit:
     followups: list[str] = field(default_factory=list)
 
     def location(self) -> Location:
-        return Location(
-            self.document,
-            self.meeting,
-            self.committee,
-            self.date,
-            self.punkt,
-            self.punkt_title,
-            self.bilag,
-            self.bilag_title,
-            self.page_start,
-            self.page_end,
-            self.closed,
-        )
+        return Location.of(self)
 
     def citation(self) -> str:
         return self.location().label()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz
 
-from indexer.chunk import split_sentences
+from indexer.chunk import cut_long, split_sentences
 from indexer.errors import InvalidQuery
 from indexer.models import Chunk, Decision
 from retriever.models import Filters, Hit, Precedent
@@ -42,7 +42,8 @@ def case_windows(case_text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     """Consecutive runs of whole sentences of at most ~max_chars each."""
     windows: list[str] = []
     current = ""
-    for sentence in split_sentences(case_text):
+    sentences = [piece for s in split_sentences(case_text) for piece in cut_long(s, max_chars)]
+    for sentence in sentences:
         if current and len(current) + 1 + len(sentence) > max_chars:
             windows.append(current)
             current = sentence
@@ -159,7 +160,7 @@ def find_precedents(
     precedents = []
     for rank, (_, (score, cid)) in enumerate(order, start=1):
         member = shown[cid]
-        hit: Hit = searcher._hit(rank, score, cid, member, role)
+        hit: Hit = searcher.hit_for(rank, score, cid, member, role)
         decision = _decision_for(member, decisions)
         precedents.append(
             Precedent(

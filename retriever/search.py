@@ -23,9 +23,10 @@ from indexer.embed import Embedder, get_embedder
 from indexer.errors import InvalidQuery
 from indexer.models import Chunk, Decision
 from indexer.store import IndexReader
-from retriever.audit import AuditLog
 from retriever.access import check_role, may_see_chunk, may_see_decision
+from retriever.audit import AuditLog
 from retriever.fusion import weighted_rrf, zscore_fusion
+from retriever.intent import is_decision_question
 from retriever.lexical import LexicalIndex
 from retriever.models import Answer, Filters, Hit, Location, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
@@ -38,15 +39,7 @@ CANDIDATES = 200  # per retriever; the fused pool is their union
 # proposed it, though both share every topic word: a prior on decision passages, in
 # standard deviations of the fused score (z-score fusion only).
 DECISION_PRIOR = 0.5
-_DECISION_QUESTION = re.compile(
-    r"\b(besluttet|besluttede|beslutte|beslutning\w*|vedtaget|vedtog|godkend\w*|aftalt|"
-    r"udfald|decided|decision\w*|agreed|approved|resolved)\b",
-    re.IGNORECASE,
-)
 
-
-def asks_for_decision(query: str) -> bool:
-    return bool(_DECISION_QUESTION.search(query))
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -95,6 +88,7 @@ class Searcher:
             raise InvalidQuery(f"fusion: ukendt metode '{fusion}' (tilladt: {', '.join(FUSIONS)})")
         self.fusion = fusion
         self.audit = AuditLog(Path(audit_log)) if audit_log else None
+        self.cache: dict = {}  # per-index derived data (term frequencies, vectors) for helpers
         self.weights = weights or MODE_WEIGHTS[mode]
         self.embedder = embedder or embedder_for(self.reader.model_id)
         self.reader.check_model(self.embedder)
@@ -151,7 +145,7 @@ class Searcher:
             )
         return query
 
-    def _check_filters(self, filters: Filters) -> None:
+    def check_filters(self, filters: Filters) -> None:
         checks = (
             ("committee", filters.committees, self.committees),
             ("document", filters.documents, self.documents),
@@ -166,7 +160,7 @@ class Searcher:
         if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
             raise InvalidQuery("date: fra-datoen ligger efter til-datoen")
 
-    def _passes(self, chunk: Chunk, filters: Filters) -> bool:
+    def passes(self, chunk: Chunk, filters: Filters) -> bool:
         if filters.committees and chunk.committee not in filters.committees:
             return False
         if filters.documents and chunk.document not in filters.documents:
@@ -189,7 +183,7 @@ class Searcher:
     def _shown_member(self, canonical_id: str, role: str, filters: Filters) -> Chunk | None:
         """The copy of a passage this role may see and the filters accept, if any."""
         for chunk in self.members[canonical_id]:
-            if may_see_chunk(chunk, role) and self._passes(chunk, filters):
+            if may_see_chunk(chunk, role) and self.passes(chunk, filters):
                 return chunk
         return None
 
@@ -237,7 +231,7 @@ class Searcher:
         check_role(role)
         query = self._clean_query(query)
         filters = filters or Filters()
-        self._check_filters(filters)
+        self.check_filters(filters)
         shown = {}
         for canonical_id in self.members:
             member = self._shown_member(canonical_id, role, filters)
@@ -255,7 +249,7 @@ class Searcher:
             fused = dict(scores[active[0]])
         else:
             fused = fuse(scores, weights)
-            if asks_for_decision(query):
+            if is_decision_question(query):
                 for cid in fused:
                     if self._holds_decision(cid):
                         fused[cid] += DECISION_PRIOR
@@ -275,16 +269,19 @@ class Searcher:
             raise InvalidQuery("k: skal være et helt tal mellem 1 og 1000")
         ranked = self.rank(query, filters=filters, role=role)[:k]
         hits = [
-            self._hit(rank, score, canonical_id, member, role)
+            self.hit_for(rank, score, canonical_id, member, role)
             for rank, (canonical_id, score, member) in enumerate(ranked, start=1)
         ]
         if self.audit is not None and role == "internal":
             self.audit.record(user=user, action="search", query=query, hits=hits)
         return hits
 
-    def _hit(self, rank: int, score: float, canonical_id: str, member: Chunk, role: str) -> Hit:
+    def hit_for(
+        self, rank: int, score: float, canonical_id: str, member: Chunk, role: str
+    ) -> Hit:
+        """A ranked result for `member` (one copy of a passage), as `role` may see it."""
         also_in = [
-            _location(c)
+            Location.of(c)
             for c in self.members[canonical_id]
             if c.chunk_id != member.chunk_id and may_see_chunk(c, role)
         ]
@@ -324,19 +321,28 @@ class Searcher:
             role: str = "public", user: str | None = None) -> Answer:
         from retriever.answer import answer_question
 
-        return answer_question(self, question, k=k, filters=filters, role=role)
+        answer = answer_question(self, question, k=k, filters=filters, role=role, user=user)
+        return answer
 
     def precedents(self, case_text: str, *, k: int = 10, filters: Filters | None = None,
-                   role: str = "public") -> list[Precedent]:
+                   role: str = "public", user: str | None = None) -> list[Precedent]:
         from retriever.precedents import find_precedents
 
-        return find_precedents(self, case_text, k=k, filters=filters, role=role)
+        found = find_precedents(self, case_text, k=k, filters=filters, role=role)
+        if self.audit is not None and role == "internal":
+            self.audit.record(user=user, action="precedents", query=case_text,
+                              hits=[p.citation for p in found])
+        return found
 
     def timeline(self, topic: str, *, filters: Filters | None = None,
-                 role: str = "public") -> list[TimelineEntry]:
+                 role: str = "public", user: str | None = None) -> list[TimelineEntry]:
         from retriever.timeline import build_timeline
 
-        return build_timeline(self, topic, filters=filters, role=role)
+        entries = build_timeline(self, topic, filters=filters, role=role)
+        if self.audit is not None and role == "internal":
+            self.audit.record(user=user, action="timeline", query=topic,
+                              hits=[e.citation for e in entries])
+        return entries
 
     def stats(self, role: str = "public") -> dict:
         check_role(role)
@@ -362,10 +368,3 @@ class Searcher:
             )
         return result
 
-
-def _location(chunk: Chunk) -> Location:
-    return Location(
-        chunk.document, chunk.meeting, chunk.committee, chunk.date, chunk.punkt,
-        chunk.punkt_title, chunk.bilag, chunk.bilag_title, chunk.page_start, chunk.page_end,
-        chunk.closed,
-    )

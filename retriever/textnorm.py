@@ -66,9 +66,7 @@ def _stem_fold(word: str) -> str:
 def tokenize(text: str, *, query: bool = False) -> list[str]:
     """Tokens for BM25: stemmed, OCR-folded words plus whole identifiers and amounts."""
     text = clean(text)
-    tokens: list[str] = []
-    for ident in _IDENTIFIER.findall(text):
-        tokens.append(ident)
+    tokens: list[str] = list(_IDENTIFIER.findall(text))
     for number in _NUMBER.findall(text):
         tokens.append(number.replace(",", "."))
     stop = STOPWORDS | _QUERY_FILLER if query else STOPWORDS

@@ -28,37 +28,19 @@ MIN_COSINE = 0.85
 MIN_COVERAGE = 0.6
 SEARCH_DEPTH = 30  # top passages whose items count as "about the topic"
 
-_DECISION_VECTORS: dict[tuple[int, str], np.ndarray] = {}
-
-
 def _decision_text(decision: Decision) -> str:
     return f"{decision.punkt_title}\n{decision.text}"
 
 
 def _vectors(searcher: Searcher, decisions: list[Decision]) -> np.ndarray:
     """Passage embeddings of title + decision text, cached per loaded index."""
-    key = id(searcher.reader)
-    missing = [d for d in decisions if (key, d.chunk_id + d.text) not in _DECISION_VECTORS]
+    cache: dict[str, np.ndarray] = searcher.cache.setdefault("decision_vectors", {})
+    missing = [d for d in decisions if d.chunk_id + d.text not in cache]
     if missing:
         vecs = searcher.embedder.embed_passages([_decision_text(d) for d in missing])
         for d, v in zip(missing, np.asarray(vecs, dtype=np.float32)):
-            _DECISION_VECTORS[(key, d.chunk_id + d.text)] = v / max(np.linalg.norm(v), 1e-12)
-    return np.stack([_DECISION_VECTORS[(key, d.chunk_id + d.text)] for d in decisions])
-
-
-def _passes(decision: Decision, filters: Filters) -> bool:
-    if filters.committees and decision.committee not in filters.committees:
-        return False
-    if filters.documents and decision.document not in filters.documents:
-        return False
-    if filters.date_from or filters.date_to:
-        if not decision.date:
-            return False
-        if filters.date_from and decision.date < filters.date_from.isoformat():
-            return False
-        if filters.date_to and decision.date > filters.date_to.isoformat():
-            return False
-    return True
+            cache[d.chunk_id + d.text] = v / max(np.linalg.norm(v), 1e-12)
+    return np.stack([cache[d.chunk_id + d.text] for d in decisions])
 
 
 def build_timeline(
@@ -68,6 +50,7 @@ def build_timeline(
     from retriever.answer import coverage, term_weights
 
     filters = filters or Filters()
+    searcher.check_filters(filters)
     # Section filters do not apply to decisions; date/committee/document filters do.
     search_filters = Filters(filters.date_from, filters.date_to, filters.committees,
                              filters.documents)
@@ -78,7 +61,8 @@ def build_timeline(
     decisions = [
         d
         for d in searcher.visible_decisions(role)
-        if _passes(d, filters) and (d.document, d.punkt) in items_found
+        if searcher.passes(searcher.reader.chunk_by_id[d.chunk_id], search_filters)
+        and (d.document, d.punkt) in items_found
     ]
     if not decisions:
         return []
@@ -93,7 +77,7 @@ def build_timeline(
             continue
         chunk = searcher.reader.chunk_by_id[decision.chunk_id]
         canonical = chunk.duplicate_of or chunk.chunk_id
-        hit = searcher._hit(0, float(cosine), canonical, chunk, role)
+        hit = searcher.hit_for(0, float(cosine), canonical, chunk, role)
         entries.append(
             TimelineEntry(
                 date=decision.date,

