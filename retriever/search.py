@@ -12,6 +12,7 @@ closed passage can never push a public one out of the top k.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,6 +60,12 @@ MODE_WEIGHTS = {
 }
 
 
+def default_audit_path(index_dir: Path) -> Path:
+    """$KOMMUNESOEG_AUDIT_LOG, else audit.jsonl in the index directory (outside any
+    generation, so re-indexing never touches it)."""
+    return Path(os.environ.get("KOMMUNESOEG_AUDIT_LOG") or index_dir / "audit.jsonl")
+
+
 def embedder_for(model_id: str) -> Embedder:
     """The embedder an index was built with, from its recorded model id."""
     if model_id.startswith("st:"):
@@ -87,7 +94,8 @@ class Searcher:
         if fusion not in FUSIONS:
             raise InvalidQuery(f"fusion: ukendt metode '{fusion}' (tilladt: {', '.join(FUSIONS)})")
         self.fusion = fusion
-        self.audit = AuditLog(Path(audit_log)) if audit_log else None
+        # internal use is always audited; the public role never is
+        self.audit = AuditLog(Path(audit_log) if audit_log else default_audit_path(self.index_dir))
         self.cache: dict = {}  # per-index derived data (term frequencies, vectors) for helpers
         self.weights = weights or MODE_WEIGHTS[mode]
         self.embedder = embedder or embedder_for(self.reader.model_id)
@@ -347,7 +355,7 @@ class Searcher:
     def stats(self, role: str = "public") -> dict:
         check_role(role)
         visible = [c for c in self.reader.chunks if may_see_chunk(c, role)]
-        docs = self.reader.documents
+        docs = [d for d in self.reader.documents if d.get("status", "ok") == "ok"]
         result = {
             "documents": len(docs),
             "meetings": len({(d.get("meeting"), d.get("date")) for d in docs}),

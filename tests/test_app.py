@@ -7,7 +7,6 @@ files). Every check reads what the app actually rendered.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,6 @@ CORPUS = ROOT / "corpus"
 QUESTION = "Hvad blev besluttet om Opgang til Opgang?"
 CLOSED_WORD = "Pasningsgaranti"
 PASSWORD = "korrekt hest batteri"
-
-
-@pytest.fixture(scope="session")
-def sample_index(request) -> Path:
-    """The session's sample index (tests/fixtures_index.py builds it once for all files);
-    KOMMUNESOEG_TEST_INDEX reuses one already built from corpus/ for a short edit-test loop."""
-    reuse = os.environ.get("KOMMUNESOEG_TEST_INDEX")
-    if reuse:
-        return Path(reuse)
-    return request.getfixturevalue("sample_build")[0]
 
 
 @pytest.fixture

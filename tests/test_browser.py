@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from test_app import CORPUS, QUESTION, ROOT, sample_index  # noqa: F401 (fixture)
+from test_app import CORPUS, QUESTION, ROOT
 
 pytest_plugins = ["fixtures_index"]
 
@@ -60,7 +60,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 
 
 @pytest.fixture(scope="module")
-def app_url(sample_index, tmp_path_factory):  # noqa: F811 (the fixture imported above)
+def app_url(sample_index, tmp_path_factory):
     index = sample_index
     port = _free_port()
     env = dict(os.environ, KOMMUNESOEG_INDEX=str(index), KOMMUNESOEG_CORPUS=str(CORPUS))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 from indexer.chunk import make_chunks, naive_chunks, sentence_windows, split_sentences
 from indexer.structure import parse_document
@@ -41,9 +44,9 @@ def chunks(corpus_pages):
     return out
 
 
-def test_every_dev_evidence_is_inside_a_chunk(chunks, shared_dir):
+def test_every_dev_evidence_is_inside_a_chunk(chunks):
     missing = []
-    for line in (shared_dir / "dev-questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / "eval" / "dev-questions.jsonl").read_text(encoding="utf-8").splitlines():
         q = json.loads(line)
         if not q["evidence"]:
             continue

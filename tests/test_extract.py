@@ -122,8 +122,8 @@ def test_page_limit(corpus_dir):
         extract_pages(corpus_dir / MSB_MAR, max_pages=10)
 
 
-def test_txt_pages(tmp_path, shared_dir):
-    seed = shared_dir / "seeds" / "002_8a8a1c8122b00342.txt"
+def test_txt_pages(tmp_path, data_dir):
+    seed = data_dir / "seed-002_notat.txt"
     one = extract_pages(seed)
     assert len(one) == 1 and one[0].number == 1 and "relationel velfærd" in one[0].text
     f = tmp_path / "sider.txt"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,16 +30,6 @@ from retriever.models import Answer, Filters, Hit, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
 
 pytest_plugins = ["fixtures_index"]
-
-
-@pytest.fixture(scope="session")
-def sample_index(request) -> Path:
-    """The session's sample index; KOMMUNESOEG_TEST_INDEX reuses one already built from
-    corpus/ (as tests/test_app.py does), which keeps a local edit-test loop short."""
-    reuse = os.environ.get("KOMMUNESOEG_TEST_INDEX")
-    if reuse:
-        return Path(reuse)
-    return request.getfixturevalue("sample_build")[0]
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,6 @@ generation directory's files hash the same before and after each case.
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import date
 from pathlib import Path
 
@@ -20,16 +19,6 @@ from kommunesoeg.cli import cli
 from retriever.models import Filters, Hit
 
 pytest_plugins = ["fixtures_index"]
-
-
-@pytest.fixture(scope="session")
-def sample_index(request) -> Path:
-    """The session's sample index; KOMMUNESOEG_TEST_INDEX reuses one already built from
-    corpus/ (as tests/test_app.py does), which keeps a local edit-test loop short."""
-    reuse = os.environ.get("KOMMUNESOEG_TEST_INDEX")
-    if reuse:
-        return Path(reuse)
-    return request.getfixturevalue("sample_build")[0]
 
 
 SQL_QUERIES = ["'; DROP TABLE chunks; --", '" OR 1=1', "1; DELETE FROM documents WHERE 1=1 --"]

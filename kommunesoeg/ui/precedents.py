@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from kommunesoeg.ui.cards import outcome_badge, render_hit
-from kommunesoeg.ui.common import check_length, danish_date, run_query
+from kommunesoeg.ui.common import check_length, danish_date, run_query, user
 from retriever.models import Filters
 
 # The retriever limits query length; a case text is cut to its opening, which is where an
@@ -55,7 +55,7 @@ def render(searcher, filters: Filters) -> None:
         return
     case = case.strip()[:CASE_CHARS]
     with st.spinner("Leder efter lignende sager …"):
-        found = run_query(searcher, "precedents", case, k=10, filters=filters)
+        found = run_query(searcher, "precedents", case, k=10, filters=filters, user=user())
     if found is None:
         return
     if not found:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from kommunesoeg.ui.cards import OUTCOME_COLOURS, outcome_badge, render_hit
-from kommunesoeg.ui.common import check_length, danish_date, run_query
+from kommunesoeg.ui.common import check_length, danish_date, run_query, user
 from retriever.models import Filters, TimelineEntry
 
 
@@ -21,7 +21,7 @@ def render(searcher, filters: Filters) -> None:
     topic = st.session_state.get("timeline_submitted")
     if topic is None or not check_length(topic):
         return
-    entries = run_query(searcher, "timeline", topic, filters=filters)
+    entries = run_query(searcher, "timeline", topic, filters=filters, user=user())
     if entries is None:
         return
     if not entries:
