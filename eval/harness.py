@@ -215,17 +215,21 @@ def ensure_main_index(index_dir: Path, corpus_dir: Path, log: Log) -> None:
 
 
 def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
-    """The baseline index lives in a cache under out_dir, keyed by the corpus content."""
+    """The baseline index lives in a cache under out_dir, keyed by the corpus content.
+
+    The build runs every time: it is incremental, so an up-to-date cache costs under a
+    second, and a cache made by older indexer code is re-parsed instead of trusted."""
     if not Path(corpus_dir).is_dir():
         raise EvalError(f"{corpus_dir}: korpusmappen til naive-indekset findes ikke")
     naive_dir = Path(out_dir) / f"naive-index-{corpus_hash(Path(corpus_dir))[:16]}"
     if not _has_index(naive_dir):
         log(f"Bygger naive-indeks (1000 tegn, ingen struktur) i {naive_dir} ...")
-        from indexer.build import build_index
+    from indexer.build import build_index
 
-        build_index(
-            [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0
-        )
+    build_index(
+        [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0,
+        progress=False,
+    )
     return naive_dir
 
 
