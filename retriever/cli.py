@@ -6,6 +6,7 @@ results (schema: docs/json-schema.md) instead of the Danish human output.
 
 from __future__ import annotations
 
+import getpass
 import json
 import textwrap
 from datetime import date
@@ -136,7 +137,7 @@ def search(query: str, k: int, index_dir: Path, filters: Filters, role: str, as_
       kommunesoeg search EMN-2023-000692 --json
       kommunesoeg search "klimamad" --committee MBU --from 2023-01-01
     """
-    hits = _searcher(index_dir).search(query, k=k, filters=filters, role=role)
+    hits = _searcher(index_dir).search(query, k=k, filters=filters, role=role, user=_user())
     if as_json:
         _emit_json([h.to_json() for h in hits])
         return
@@ -165,7 +166,7 @@ def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filte
     from retriever.answer import answer_question
 
     answer = answer_question(_searcher(index_dir), question, k=k, filters=filters, role=role,
-                             mode=mode)
+                             user=_user(), mode=mode)
     if as_json:
         _emit_json(answer.to_json())
         return
@@ -196,9 +197,8 @@ def precedents(case_file: Path | None, case_text: str | None, k: int, index_dir:
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(f"{case_file}: kan ikke læses ({exc})",
                                      param_hint="--file") from None
-    from retriever.precedents import find_precedents
-
-    rows = find_precedents(_searcher(index_dir), case_text, k=k, filters=filters, role=role)
+    rows = _searcher(index_dir).precedents(case_text, k=k, filters=filters, role=role,
+                                           user=_user())
     if as_json:
         _emit_json([r.to_json() for r in rows])
         return
@@ -223,9 +223,7 @@ def timeline(topic: str, k: int, index_dir: Path, filters: Filters, role: str,
       kommunesoeg timeline "Opgang til Opgang"
       kommunesoeg timeline "klima" --committee MBU --json
     """
-    from retriever.timeline import build_timeline
-
-    entries = build_timeline(_searcher(index_dir), topic, filters=filters, role=role)[:k]
+    entries = _searcher(index_dir).timeline(topic, filters=filters, role=role, user=_user())[:k]
     if as_json:
         _emit_json([e.to_json() for e in entries])
         return
@@ -233,6 +231,11 @@ def timeline(topic: str, k: int, index_dir: Path, filters: Filters, role: str,
         click.echo("Ingen beslutninger fundet om emnet.")
     for entry in entries:
         _print_decision_row(f"{entry.date or '?'}", entry)
+
+
+def _user() -> str:
+    """Who the audit log names for internal use from the command line: the OS account."""
+    return getpass.getuser()
 
 
 COMMANDS = [search, ask, precedents, timeline]

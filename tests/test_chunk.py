@@ -10,18 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from eval.questions import SEED_TO_PDF
 from indexer.chunk import make_chunks, naive_chunks, sentence_windows, split_sentences
 from indexer.structure import parse_document
 
 MBU = "2023-01-10_MBU_raadmandsmoede.pdf"
 MSB_MAR = "2023-03-23_MSB_raadmandsmoede.pdf"
-SEED_TO_PDF = {
-    "000": "2023-01-10_MBU_raadmandsmoede.pdf",
-    "001": "2023-02-23_MSB_raadmandsmoede.pdf",
-    "002": "2023-06-08_SBU_notat_relationel_velfaerd.pdf",
-    "003": "2023-03-23_MSB_raadmandsmoede.pdf",
-    "004": "2023-06-08_SBU_notat_relationel_velfaerd_scan.pdf",
-}
 # an agenda-item heading line; not "Punkt 2: Tid: 15 min." (cover-page schedule) nor a
 # table-of-contents entry ending in a page number ("Punkt 6: Klimamad (HBL) 3")
 ITEM_LINE = re.compile(
