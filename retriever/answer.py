@@ -263,6 +263,8 @@ def _select(candidates: list[_Candidate], hits: list[Hit], decision_q: bool) -> 
     for cand in ranked[1:]:
         if len(chosen) >= MAX_SENTENCES:
             break
+        if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
+            continue  # without the list after it, and that list is scored on its own
         same = cand.hit_index == best.hit_index
         offset = cand.position - best.position
         if decision_q and in_minutes and same and 0 < abs(offset) <= 2:
