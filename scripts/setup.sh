@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything Kommunesøg needs on a fresh Debian machine: Tesseract with Danish,
+# Installs everything Kommunesøg needs on a fresh Debian machine: Tesseract with Danish and
+# poppler-utils (OCR of scanned pages, page previews),
 # Chromium (browser tests only), a virtualenv with the package and its extras.
 # Usage: scripts/setup.sh [--test]   (--test adds the browser and the test tools)
 set -euo pipefail
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-apt_pkgs="tesseract-ocr tesseract-ocr-dan"
+apt_pkgs="tesseract-ocr tesseract-ocr-dan poppler-utils"
 [ $want_test = 1 ] && apt_pkgs="$apt_pkgs chromium"
 missing=""
 for p in $apt_pkgs; do
