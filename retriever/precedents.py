@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from indexer.chunk import cut_long, split_sentences
 from indexer.errors import InvalidQuery
 from indexer.models import Chunk, Decision
+from retriever.fusion import weighted_rrf
 from retriever.models import Filters, Hit, Precedent
 from retriever.search import MAX_QUERY_CHARS
 from retriever.textnorm import tokenize
@@ -90,13 +91,8 @@ def condensed_query(case_text: str, searcher: Searcher, limit: int = MAX_QUERY_C
     return " ".join(chosen)[:limit]
 
 
-def _reciprocal_rank(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
-    """Equal-weight reciprocal rank fusion: both views are rankings of the same passages."""
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
-    return fused
+def _as_scores(ranking: list[str]) -> dict[str, float]:
+    return {item: -float(rank) for rank, item in enumerate(ranking)}
 
 
 def _item_key(chunk: Chunk) -> tuple:
@@ -143,7 +139,12 @@ def find_precedents(
         canonical = chunk.duplicate_of or chunk.chunk_id
         if canonical in shown and canonical not in whole:
             whole.append(canonical)
-    fused = _reciprocal_rank([hybrid, whole[:POOL]])
+    # Equal-weight RRF: both views rank the same passages, and their scores (a fused
+    # z-score, a cosine) are not on one scale.
+    fused = weighted_rrf(
+        {"hybrid": _as_scores(hybrid), "whole": _as_scores(whole[:POOL])},
+        {"hybrid": 1.0, "whole": 1.0},
+    )
 
     best: dict[tuple, tuple[float, str]] = {}
     for cid, score in fused.items():
