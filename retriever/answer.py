@@ -150,11 +150,6 @@ def _windows_of(searcher: Searcher) -> dict[str, list[int]]:
     return searcher.cache["window_rows"]
 
 
-def _canonical(searcher: Searcher, chunk_id: str) -> str:
-    chunk = searcher.reader.chunk_by_id[chunk_id]
-    return chunk.duplicate_of or chunk.chunk_id
-
-
 def window_scores(searcher: Searcher, query_vec: np.ndarray,
                   hits: list[Hit]) -> list[list[tuple[str, float]]]:
     """Per hit: (window text, cosine with the question) for each of its sentence windows.
@@ -172,7 +167,7 @@ def window_scores(searcher: Searcher, query_vec: np.ndarray,
     windows = _windows_of(searcher)
     texts = searcher.reader.window_texts
     return [
-        [(texts[r], by_row.get(r, floor)) for r in windows.get(_canonical(searcher, h.chunk_id), [])]
+        [(texts[r], by_row.get(r, floor)) for r in windows.get(searcher.canonical_id(h.chunk_id), [])]
         for h in hits
     ]
 

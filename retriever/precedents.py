@@ -135,8 +135,7 @@ def find_precedents(
     for row in rows[0]:
         if row < 0:
             continue
-        chunk = searcher.reader.chunk_by_id[ids[row]]
-        canonical = chunk.duplicate_of or chunk.chunk_id
+        canonical = searcher.canonical_id(ids[row])
         if canonical in shown and canonical not in whole:
             whole.append(canonical)
     # Equal-weight RRF: both views rank the same passages, and their scores (a fused

@@ -110,14 +110,15 @@ class Searcher:
         self.decisions_by_chunk: dict[str, list[Decision]] = defaultdict(list)
         for decision in self.reader.decisions:
             self.decisions_by_chunk[decision.chunk_id].append(decision)
-        self._window_canon = [self._canonical_id(cid) for cid in self.reader.window_chunk_ids]
-        self._chunk_canon = [self._canonical_id(cid) for cid in self.reader.chunk_vec_ids]
+        self._window_canon = [self.canonical_id(cid) for cid in self.reader.window_chunk_ids]
+        self._chunk_canon = [self.canonical_id(cid) for cid in self.reader.chunk_vec_ids]
         self.committees = sorted({c.committee for c in self.reader.chunks if c.committee})
         self.documents = sorted({c.document for c in self.reader.chunks})
         self.sections = sorted({c.section for c in self.reader.chunks})
 
     # ----------------------------------------------------------------- access helpers
-    def _canonical_id(self, chunk_id: str) -> str:
+    def canonical_id(self, chunk_id: str) -> str:
+        """The id of the copy of this passage that is embedded and indexed."""
         chunk = self.reader.chunk_by_id[chunk_id]
         return chunk.duplicate_of or chunk.chunk_id
 
@@ -280,8 +281,7 @@ class Searcher:
             self.hit_for(rank, score, canonical_id, member, role)
             for rank, (canonical_id, score, member) in enumerate(ranked, start=1)
         ]
-        if self.audit is not None and role == "internal":
-            self.audit.record(user=user, action="search", query=query, hits=hits)
+        self._audit(role, user, "search", query, hits)
         return hits
 
     def hit_for(
@@ -337,9 +337,7 @@ class Searcher:
         from retriever.precedents import find_precedents
 
         found = find_precedents(self, case_text, k=k, filters=filters, role=role)
-        if self.audit is not None and role == "internal":
-            self.audit.record(user=user, action="precedents", query=case_text,
-                              hits=[p.citation for p in found])
+        self._audit(role, user, "precedents", case_text, [p.citation for p in found])
         return found
 
     def timeline(self, topic: str, *, filters: Filters | None = None,
@@ -347,10 +345,13 @@ class Searcher:
         from retriever.timeline import build_timeline
 
         entries = build_timeline(self, topic, filters=filters, role=role)
-        if self.audit is not None and role == "internal":
-            self.audit.record(user=user, action="timeline", query=topic,
-                              hits=[e.citation for e in entries])
+        self._audit(role, user, "timeline", topic, [e.citation for e in entries])
         return entries
+
+    def _audit(self, role: str, user: str | None, action: str, query: str,
+               hits: list[Hit]) -> None:
+        if role == "internal":  # the public role is never logged
+            self.audit.record(user=user, action=action, query=query, hits=hits)
 
     def stats(self, role: str = "public") -> dict:
         check_role(role)

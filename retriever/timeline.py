@@ -76,7 +76,7 @@ def build_timeline(
         if cosine < MIN_COSINE and cov < MIN_COVERAGE:
             continue
         chunk = searcher.reader.chunk_by_id[decision.chunk_id]
-        canonical = chunk.duplicate_of or chunk.chunk_id
+        canonical = searcher.canonical_id(chunk.chunk_id)
         hit = searcher.hit_for(0, float(cosine), canonical, chunk, role)
         entries.append(
             TimelineEntry(
