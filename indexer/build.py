@@ -1,17 +1,24 @@
 """Build (or update) an index directory from PDF / .txt files, as numbered steps.
 
+Adds and updates by default: the inputs are added to the index (a file whose name is
+already indexed with other content is read again) and every other document stays. With
+`prune=True` the index mirrors the inputs and documents not among them are removed; that is
+explicit because a user adding this week's minutes expects the rest to stay.
+
 Incremental by content hash: files whose sha256 and parse settings match the current
 generation are not parsed again (their chunks and decisions are read back from its
 meta.sqlite), texts already in the embedding cache are not embedded again, and when nothing
 at all changed no generation is written. Whatever changed, the result is a complete new
 generation published atomically (see indexer/store.py), so a build killed at any point leaves
-the previous index in place.
+the previous index in place. A build that can index nothing at all, or fails (full disk,
+read-only folder), leaves the index exactly as it was and raises one domain error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -28,11 +35,17 @@ from indexer import store
 from indexer.chunk import make_chunks, naive_chunks
 from indexer.decisions import extract_decisions
 from indexer.dedupe import mark_duplicates
-from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, get_embedder
-from indexer.errors import DocumentError
+from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
+from indexer.errors import (
+    DocumentError,
+    IndexDamaged,
+    InvalidSetting,
+    KommunesoegError,
+    NothingIndexed,
+)
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
 from indexer.models import Chunk, Decision
-from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, text_key
+from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
 from indexer.structure import parse_document
 
 CHUNKINGS = ("structured", "naive")
@@ -55,8 +68,13 @@ class BuildReport:
 
     documents_indexed: int = 0  # parsed in this build and now in the index
     documents_skipped_unchanged: int = 0  # unchanged since the last build, reused as they were
-    documents_removed: int = 0  # in the previous generation, no longer among the inputs
+    documents_removed: int = 0  # indexed before, not any more (pruned, or now failing)
+    removed_files: list[str] = field(default_factory=list)  # their names
+    # kept from the previous generation (not among the inputs) but parsed with other
+    # settings or parser code than this build's: read again by a build that includes them
+    stale_files: list[str] = field(default_factory=list)
     errors: list[DocumentError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a damaged cache moved aside
     chunks: int = 0
     duplicates: int = 0
     embedded_texts: int = 0  # texts the model embedded in this build
@@ -82,6 +100,12 @@ class _Previous:
     manifest: dict
     meta: store.MetaContents
 
+    def parse_key(self, file: str) -> str:
+        """Which parse settings the document `file` was parsed with (manifest
+        'parse_keys'; an index from before add-mode builds used one for all)."""
+        keys = self.manifest.get("parse_keys") or {}
+        return keys.get(file) or _parse_key(self.manifest.get("settings", {}).get("parse", {}))
+
 
 def build_index(
     paths: Sequence[Path | str],
@@ -93,29 +117,44 @@ def build_index(
     chunk_overlap: int = 150,
     faiss_kind: str = "flat",
     progress: bool | ProgressCallback = True,
+    prune: bool = False,
 ) -> BuildReport:
-    """Index every .pdf / .txt under `paths` into `index_dir` (the index then holds exactly
-    these files). Bad files are reported in `BuildReport.errors`, never raised."""
+    """Add every .pdf / .txt under `paths` to `index_dir` (new and changed files are read,
+    the index's other documents stay); with `prune=True` the index then holds exactly these
+    files. Bad files are reported in `BuildReport.errors`, never raised; a build that can
+    index none of its inputs raises NothingIndexed and changes nothing."""
     started = time.perf_counter()
     _check_settings(chunking, chunk_size, chunk_overlap, faiss_kind)
     index_dir = Path(index_dir)
     embedder = embedder or get_embedder(None)
+    ensure_available(embedder)  # an unknown --model fails now, not after parsing
     settings = _settings(embedder, chunking, chunk_size, chunk_overlap, faiss_kind)
     report = BuildReport()
     with store.WriteLock(index_dir):
         # Step 1: find the input files.
         files, scan_errors = scan_inputs(paths)
         report.errors.extend(scan_errors)
+        if not files:
+            raise NothingIndexed(_nothing_found_message(paths, scan_errors), report.errors)
         # Step 2: hash them.
-        hashes = {f.name: sha256_file(f) for f in files}
+        hashes, files = _hash_all(files, report)
+        if not files:
+            raise NothingIndexed(_nothing_indexed_message(_has_index(index_dir)), report.errors)
         # Step 3: the previous generation, if any.
-        previous = _load_previous(index_dir)
+        previous = _load_previous(index_dir, required=not prune)
         # Step 4: nothing changed -> keep the current generation.
-        if previous and previous.manifest.get("settings") == settings and previous.manifest.get("inputs") == hashes:
-            return _unchanged_report(report, previous, started)
-        # Step 5: parse new and changed files, reuse the unchanged ones.
+        if previous and _nothing_changed(previous, settings, hashes, prune):
+            return _unchanged_report(report, previous, hashes, started)
+        # Step 5: parse new and changed files, reuse the unchanged ones, keep the others.
         reusable = _reusable_documents(previous, settings, hashes)
-        parsed = _parse_all(files, hashes, reusable, chunking, chunk_size, chunk_overlap, progress)
+        inputs = _parse_all(files, hashes, reusable, chunking, chunk_size, chunk_overlap, progress)
+        failed = [p.record for p in inputs if p.record.status != "ok"]
+        report.errors.extend(DocumentError(r.file, r.error or "") for r in failed)
+        if len(failed) == len(inputs):
+            raise NothingIndexed(_nothing_indexed_message(previous is not None), report.errors)
+        kept = _kept_documents(previous, hashes, prune)
+        parsed = sorted([*inputs, *kept.values()], key=lambda p: p.record.file)
+        parse_keys = _parse_keys(previous, settings, inputs, kept)
         # Step 6: near-duplicates across the whole index.
         chunks = mark_duplicates([c for p in parsed for c in p.chunks])
         decisions = [d for p in parsed for d in p.decisions]
@@ -123,10 +162,13 @@ def build_index(
         # Step 7: embed what the cache does not have.
         vectors = _embed(chunks, embedder, index_dir / store.EMBCACHE, progress, report)
         # Step 8: write a new generation and publish it.
-        gen_dir = _write_generation(index_dir, parsed, chunks, decisions, vectors, embedder, settings, hashes, faiss_kind)
+        gen_dir = _write_generation(
+            index_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys, faiss_kind
+        )
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
-    return _changed_report(report, parsed, reusable, previous, chunks, gen_dir, started)
+    report.stale_files = sorted(f for f in kept if parse_keys[f] != _parse_key(settings["parse"]))
+    return _changed_report(report, inputs, parsed, reusable, previous, chunks, gen_dir, started)
 
 
 # --------------------------------------------------------------------------- step 1-4
@@ -134,54 +176,120 @@ def scan_inputs(paths: Sequence[Path | str]) -> tuple[list[Path], list[DocumentE
     """Files to index, sorted by name; folders are searched recursively for .pdf and .txt.
 
     A file named on the command line is taken whatever its suffix (extraction then says
-    why it cannot be read). File names must be unique: they are the documents' ids.
+    why it cannot be read). Hidden files and hidden folders below a given folder are skipped
+    (the app keeps old versions of uploads in `corpus/.versioner/`); folder symlinks are
+    followed, each real folder once, so a symlink loop ends. File names must be unique:
+    they are the documents' ids. The same file reached twice is taken once, the same name
+    with the same content in two places silently once, the same name with other content is
+    an error for the later one.
     """
     errors: list[DocumentError] = []
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-            )
+            found.extend(_walk(path, errors))
         elif path.is_file():
             found.append(path)
+        elif path.is_symlink():
+            errors.append(DocumentError(str(raw), "henvisningen (symlink) peger på noget, der ikke findes"))
+        elif path.exists():
+            errors.append(DocumentError(str(raw), "er hverken en almindelig fil eller en mappe"))
         else:
             errors.append(DocumentError(str(raw), "filen eller mappen findes ikke"))
     by_name: dict[str, Path] = {}
-    seen: set[Path] = set()
+    places: set[tuple[str, str]] = set()
     for path in found:
-        resolved = path.resolve()
-        if resolved in seen:
+        place = (os.path.realpath(path.parent), path.name)  # the same file given twice
+        if place in places:
             continue
-        seen.add(resolved)
-        if path.name in by_name:
+        places.add(place)
+        first = by_name.get(path.name)
+        if first is None:
+            by_name[path.name] = path
+        elif not _same_content(first, path):
             errors.append(DocumentError(
-                str(path), f"samme filnavn som {by_name[path.name]}; filnavne skal være entydige"
+                str(path), f"samme filnavn som {first}, men andet indhold; filnavne skal være entydige"
             ))
-            continue
-        by_name[path.name] = path
     return [by_name[name] for name in sorted(by_name)], errors
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _walk(root: Path, errors: list[DocumentError]) -> list[Path]:
+    """Supported, non-hidden files under root, top-down (a folder's own files before its
+    subfolders'), each real folder visited once."""
+    found: list[Path] = []
+    visited: set[str] = set()
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(DocumentError(str(exc.filename or root), f"mappen kan ikke læses ({exc.strerror})"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
+        real = os.path.realpath(dirpath)
+        if real in visited:  # a symlink back to a folder already searched (or a loop)
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            if path.is_file():
+                found.append(path)
+            elif path.is_symlink():
+                errors.append(DocumentError(str(path), "henvisningen (symlink) peger på en fil, der ikke findes"))
+    return found
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
+    except OSError:
+        return False
+
+
+def _hash_all(files: list[Path], report: BuildReport) -> tuple[dict[str, str], list[Path]]:
+    """sha256 per file name; a file that cannot be read is reported and left out."""
+    hashes: dict[str, str] = {}
+    readable: list[Path] = []
+    for path in files:
+        try:
+            hashes[path.name] = sha256_file(path)
+        except OSError as exc:
+            report.errors.append(DocumentError(path.name, f"filen kan ikke læses ({exc.strerror or exc})"))
+            continue
+        readable.append(path)
+    return hashes, readable
+
+
+def _nothing_found_message(paths: Sequence[Path | str], scan_errors: list[DocumentError]) -> str:
+    where = ", ".join(str(p) for p in paths)
+    if scan_errors:
+        return f"ingen filer at indeksere i {where}; indekset er ikke ændret"
+    return (
+        f"ingen PDF- eller .txt-filer i {where} (undermapper gennemsøges, skjulte springes over); "
+        "indekset er ikke ændret"
+    )
+
+
+def _has_index(index_dir: Path) -> bool:
+    return store.current_generation(index_dir) is not None
+
+
+def _nothing_indexed_message(has_index: bool) -> str:
+    outcome = "indekset er ikke ændret" if has_index else "der er ikke oprettet noget indeks"
+    return f"ingen af filerne kunne indekseres; {outcome}"
 
 
 def _check_settings(chunking: str, chunk_size: int, chunk_overlap: int, faiss_kind: str) -> None:
     if chunking not in CHUNKINGS:
-        raise ValueError(f"chunking: ukendt opdeling '{chunking}' (tilladt: {', '.join(CHUNKINGS)})")
+        raise InvalidSetting(f"chunking: ukendt opdeling '{chunking}' (tilladt: {', '.join(CHUNKINGS)})")
     if faiss_kind not in store.FAISS_KINDS:
-        raise ValueError(f"faiss: ukendt indekstype '{faiss_kind}' (tilladt: {', '.join(store.FAISS_KINDS)})")
+        raise InvalidSetting(f"faiss: ukendt indekstype '{faiss_kind}' (tilladt: {', '.join(store.FAISS_KINDS)})")
     if chunk_size <= 0:
-        raise ValueError(f"chunk_size: skal være større end 0 (fik {chunk_size})")
+        raise InvalidSetting(f"chunk_size: skal være større end 0 (fik {chunk_size})")
     if not 0 <= chunk_overlap < chunk_size:
-        raise ValueError(f"chunk_overlap: skal være mellem 0 og chunk_size-1 (fik {chunk_overlap})")
+        raise InvalidSetting(f"chunk_overlap: skal være mellem 0 og chunk_size-1 (fik {chunk_overlap})")
 
 
 def _source_fingerprint(files: Sequence[Path]) -> str:
@@ -215,17 +323,48 @@ def _settings(embedder: Embedder, chunking: str, chunk_size: int, chunk_overlap:
     }
 
 
-def _load_previous(index_dir: Path) -> _Previous | None:
-    """The current generation's manifest and metadata; an unreadable one counts as none."""
+def _parse_key(parse_settings: dict) -> str:
+    """Short fingerprint of the settings and code a document was parsed with."""
+    return hashlib.sha1(json.dumps(parse_settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _load_previous(index_dir: Path, *, required: bool) -> _Previous | None:
+    """The current generation's manifest and metadata.
+
+    An unreadable one counts as none when the build replaces the whole index (`prune`):
+    that is how a damaged index is repaired. When the build adds to the index (`required`)
+    it would silently drop every other document, so it refuses instead."""
     gen_dir = store.current_generation(index_dir)
-    if gen_dir is None:
-        return None
+    link = index_dir / store.CURRENT
     try:
+        if gen_dir is None:
+            if required and (link.is_symlink() or link.exists()):
+                raise ValueError(f"{store.CURRENT} peger ikke på en hel generation")
+            return None
         manifest = json.loads((gen_dir / store.MANIFEST).read_text(encoding="utf-8"))
         meta = store.read_meta(gen_dir / store.META)
-    except (OSError, ValueError, store.sqlite3.Error):
-        return None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("inputs", {}), dict):
+            raise IndexDamaged(f"{store.MANIFEST} har ikke den forventede form")
+    except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
+        if not required:
+            return None
+        raise IndexDamaged(
+            f"{index_dir}: det nuværende indeks kan ikke læses ({exc}), så filerne kan ikke "
+            "føjes til det; byg det helt forfra med: kommunesoeg index MAPPE --prune"
+        ) from None
     return _Previous(gen_dir, manifest, meta)
+
+
+def _nothing_changed(previous: _Previous, settings: dict, hashes: dict[str, str], prune: bool) -> bool:
+    """Same settings, every input already indexed with this content and these parse
+    settings, and (when pruning) no other document in the index."""
+    if previous.manifest.get("settings") != settings:
+        return False
+    indexed = previous.manifest.get("inputs") or {}
+    if prune and set(indexed) != set(hashes):
+        return False
+    current = _parse_key(settings["parse"])
+    return all(indexed.get(name) == digest and previous.parse_key(name) == current for name, digest in hashes.items())
 
 
 def _previous_ok_files(previous: _Previous | None) -> set[str]:
@@ -234,11 +373,13 @@ def _previous_ok_files(previous: _Previous | None) -> set[str]:
     return {d["file"] for d in previous.meta.documents if d["status"] == "ok"}
 
 
-def _unchanged_report(report: BuildReport, previous: _Previous, started: float) -> BuildReport:
+def _unchanged_report(report: BuildReport, previous: _Previous, hashes: dict[str, str], started: float) -> BuildReport:
     docs = previous.meta.documents
-    report.errors.extend(DocumentError(d["file"], d["error"] or "") for d in docs if d["status"] != "ok")
-    report.documents_skipped_unchanged = sum(1 for d in docs if d["status"] == "ok")
-    report.documents_total = report.documents_skipped_unchanged
+    report.errors.extend(
+        DocumentError(d["file"], d["error"] or "") for d in docs if d["status"] != "ok" and d["file"] in hashes
+    )
+    report.documents_skipped_unchanged = sum(1 for d in docs if d["status"] == "ok" and d["file"] in hashes)
+    report.documents_total = sum(1 for d in docs if d["status"] == "ok")
     report.chunks = len(previous.meta.chunks)
     report.duplicates = sum(1 for c in previous.meta.chunks if c.duplicate_of)
     report.generation = previous.gen_dir.name
@@ -248,6 +389,7 @@ def _unchanged_report(report: BuildReport, previous: _Previous, started: float) 
 
 def _changed_report(
     report: BuildReport,
+    inputs: list[_Parsed],
     parsed: list[_Parsed],
     reusable: dict[str, _Parsed],
     previous: _Previous | None,
@@ -255,13 +397,12 @@ def _changed_report(
     gen_dir: Path,
     started: float,
 ) -> BuildReport:
-    report.errors.extend(
-        DocumentError(p.record.file, p.record.error or "") for p in parsed if p.record.status != "ok"
-    )
+    ok_inputs = {p.record.file for p in inputs if p.record.status == "ok"}
     ok = {p.record.file for p in parsed if p.record.status == "ok"}
-    report.documents_skipped_unchanged = len(ok & set(reusable))
-    report.documents_indexed = len(ok) - report.documents_skipped_unchanged
-    report.documents_removed = len(_previous_ok_files(previous) - ok)
+    report.documents_skipped_unchanged = len(ok_inputs & set(reusable))
+    report.documents_indexed = len(ok_inputs) - report.documents_skipped_unchanged
+    report.removed_files = sorted(_previous_ok_files(previous) - ok)
+    report.documents_removed = len(report.removed_files)
     report.documents_total = len(ok)
     report.chunks = len(chunks)
     report.duplicates = sum(1 for c in chunks if c.duplicate_of)
@@ -273,23 +414,52 @@ def _changed_report(
 
 # --------------------------------------------------------------------------- step 5
 def _reusable_documents(previous: _Previous | None, settings: dict, hashes: dict[str, str]) -> dict[str, _Parsed]:
-    """Indexed documents of the previous generation whose file and parse settings are
-    unchanged. Failed files are always tried again (the cause may have been fixed)."""
-    if previous is None or previous.manifest.get("settings", {}).get("parse") != settings["parse"]:
+    """Indexed input documents of the previous generation whose content and parse settings
+    are unchanged. Failed files are always tried again (the cause may have been fixed)."""
+    if previous is None:
         return {}
-    reusable: dict[str, _Parsed] = {}
+    current = _parse_key(settings["parse"])
+    names = {
+        row["file"] for row in previous.meta.documents
+        if row["status"] == "ok" and hashes.get(row["file"]) == row["sha256"] and previous.parse_key(row["file"]) == current
+    }
+    return _previous_documents(previous, names)
+
+
+def _kept_documents(previous: _Previous | None, hashes: dict[str, str], prune: bool) -> dict[str, _Parsed]:
+    """Documents (indexed or failed) of the previous generation that are not among the
+    inputs: an adding build keeps them as they are, a pruning one drops them."""
+    if prune or previous is None:
+        return {}
+    return _previous_documents(previous, {row["file"] for row in previous.meta.documents if row["file"] not in hashes})
+
+
+def _previous_documents(previous: _Previous, names: set[str]) -> dict[str, _Parsed]:
+    """The named documents of the previous generation with their chunks and decisions,
+    read back from its meta.sqlite instead of parsing the files again."""
+    docs: dict[str, _Parsed] = {}
     for row in previous.meta.documents:
-        if row["status"] == "ok" and hashes.get(row["file"]) == row["sha256"]:
+        if row["file"] in names:
             fields = {k: row[k] for k in ("file", "sha256", "size", "status", "pages", "ocr_pages",
                                           "meeting", "committee", "date", "time", "place", "error")}
-            reusable[row["file"]] = _Parsed(DocumentRecord(participants=row["participants"], **fields))
+            docs[row["file"]] = _Parsed(DocumentRecord(participants=row["participants"], **fields))
     for chunk in previous.meta.chunks:
-        if chunk.document in reusable:
-            reusable[chunk.document].chunks.append(chunk)
+        if chunk.document in docs:
+            docs[chunk.document].chunks.append(chunk)
     for decision in previous.meta.decisions:
-        if decision.document in reusable:
-            reusable[decision.document].decisions.append(decision)
-    return reusable
+        if decision.document in docs:
+            docs[decision.document].decisions.append(decision)
+    return docs
+
+
+def _parse_keys(previous: _Previous | None, settings: dict, inputs: list[_Parsed], kept: dict[str, _Parsed]) -> dict[str, str]:
+    """Per document, the parse settings its chunks were made with (kept documents keep
+    theirs: their files are not at hand to read again)."""
+    current = _parse_key(settings["parse"])
+    keys = {p.record.file: current for p in inputs}
+    if previous is not None:
+        keys.update({name: previous.parse_key(name) for name in kept})
+    return keys
 
 
 def _parse_all(
@@ -401,6 +571,7 @@ def _embed(
     keys = [text_key(t) for t in texts]
     text_of = dict(zip(keys, texts))
     cache = EmbeddingCache(cache_path)
+    report.warnings.extend(cache.warnings)
     try:
         known = cache.get_many(embedder.model_id, list(text_of))
         # Sorted by length: the engine pads a batch to its longest text.
@@ -416,6 +587,7 @@ def _embed(
             bar.update(len(group))
         bar.close()
     finally:
+        report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
         cache.close()
     dim = len(next(iter(known.values()))) if known else embedder.dim
     matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
@@ -443,11 +615,12 @@ def _write_generation(
     vectors: _Vectors,
     embedder: Embedder,
     settings: dict,
-    hashes: dict[str, str],
+    parse_keys: dict[str, str],
     faiss_kind: str,
 ) -> Path:
-    gen_dir = store.new_generation_dir(index_dir)
+    gen_dir: Path | None = None
     try:
+        gen_dir = store.new_generation_dir(index_dir)
         store.write_meta(
             gen_dir / store.META,
             [p.record for p in parsed],
@@ -463,14 +636,18 @@ def _write_generation(
         from retriever.lexical import build_lexical
 
         build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR)
-        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, hashes, faiss_params)
+        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys, faiss_params)
         store.publish_generation(index_dir, gen_dir, manifest)
-    except BaseException:
+    except BaseException as exc:
         # Ctrl-C or an error before the swap: current still points at the previous
         # generation, so drop the half-written one now. (SIGKILL cannot be caught; the next
         # build removes what it leaves.)
-        if store.current_generation(index_dir) != gen_dir:
+        if gen_dir is not None and store.current_generation(index_dir) != gen_dir:
             shutil.rmtree(gen_dir, ignore_errors=True)
+        # A full disk or a read-only folder is the user's to fix: one domain error.
+        domain = store.translate_write_error(exc, index_dir) if isinstance(exc, Exception) else None
+        if domain is not None and domain is not exc:
+            raise domain from exc
         raise
     return gen_dir
 
@@ -483,7 +660,7 @@ def _manifest(
     vectors: _Vectors,
     embedder: Embedder,
     settings: dict,
-    hashes: dict[str, str],
+    parse_keys: dict[str, str],
     faiss_params: dict,
 ) -> dict:
     ok = [p.record for p in parsed if p.record.status == "ok"]
@@ -497,7 +674,8 @@ def _manifest(
         "chunking": settings["parse"],
         "faiss": faiss_params,
         "settings": settings,
-        "inputs": hashes,
+        "inputs": {p.record.file: p.record.sha256 for p in parsed},  # every document record
+        "parse_keys": parse_keys,
         "counts": {
             "documents": len(ok),
             "failed_documents": len(parsed) - len(ok),

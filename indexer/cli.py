@@ -38,37 +38,62 @@ index_option = click.option(
 @click.option("--faiss", "faiss_kind", type=click.Choice(["flat", "hnsw", "ivf"]), default="flat",
               show_default=True, help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf).")
 @click.option("--naive", is_flag=True, help="Simpel opdeling i faste stykker (sammenligningsgrundlag).")
+@click.option("--prune", is_flag=True,
+              help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")
 @click.option("--no-progress", is_flag=True, help="Vis ingen fremdriftslinje.")
-def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, no_progress):
-    """Indeksér PDF- og .txt-filer (mapper gennemsøges rekursivt).
+def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, no_progress):
+    """Føj PDF- og .txt-filer til indekset (mapper gennemsøges rekursivt).
 
-    Kun nye og ændrede filer læses igen; er intet ændret, bevares indekset som det er.
+    Nye og ændrede filer læses; indeksets andre dokumenter bevares. Med --prune
+    fjernes dokumenter, der ikke længere er blandt filerne, og hver fjernelse nævnes.
+    Er intet ændret, bevares indekset som det er.
 
     \b
     Eksempler:
       kommunesoeg index corpus/
-      kommunesoeg index corpus/ --index /data/index --faiss hnsw
+      kommunesoeg index ugens-referat.pdf
+      kommunesoeg index corpus/ --prune --index /data/index --faiss hnsw
     """
     from indexer.build import build_index
     from indexer.embed import get_embedder
+    from indexer.errors import NothingIndexed
 
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("skal være mindre end --chunk-size", param_hint="--chunk-overlap")
-    report = build_index(
-        list(paths),
-        index_dir,
-        embedder=get_embedder(model),
-        chunking="naive" if naive else "structured",
-        chunk_size=chunk_size,
-        chunk_overlap=chunk_overlap,
-        faiss_kind=faiss_kind,
-        progress=not no_progress,
-    )
-    for error in report.errors:
-        click.echo(f"FEJL: {error.file}: {error.reason}", err=True)
+    try:
+        report = build_index(
+            list(paths),
+            index_dir,
+            embedder=get_embedder(model),
+            chunking="naive" if naive else "structured",
+            chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap,
+            faiss_kind=faiss_kind,
+            progress=not no_progress,
+            prune=prune,
+        )
+    except NothingIndexed as exc:
+        _echo_errors(exc.errors)
+        raise  # the kommunesoeg group prints its one line and exits 1
+    for warning in report.warnings:
+        click.echo(f"ADVARSEL: {warning}", err=True)
+    _echo_errors(report.errors)
+    for name in report.removed_files:
+        click.echo(f"Fjernet fra indekset: {name}")
+    if report.stale_files:
+        click.echo(
+            f"Bemærk: {len(report.stale_files)} dokument(er) i indekset er læst med andre indstillinger "
+            "end denne kørsel; kør indekseringen af hele mappen med --prune for at læse dem igen.",
+            err=True,
+        )
     click.echo(summary_line(report, index_dir))
     if report.errors:
         raise SystemExit(1)
+
+
+def _echo_errors(errors) -> None:
+    for error in errors:
+        click.echo(f"FEJL: {error.file}: {error.reason}", err=True)
 
 
 def summary_line(report, index_dir: Path) -> str:
@@ -81,8 +106,8 @@ def summary_line(report, index_dir: Path) -> str:
         )
     return (
         f"Indekserede {report.documents_indexed} dokument(er), {report.documents_skipped_unchanged} "
-        f"uændrede, {report.documents_removed} fjernet; {report.chunks} tekststykker "
-        f"({report.duplicates} dubletter); {report.embedded_texts} tekster indlejret, "
+        f"uændrede, {report.documents_removed} fjernet; {report.documents_total} i alt; {report.chunks} "
+        f"tekststykker ({report.duplicates} dubletter); {report.embedded_texts} tekster indlejret, "
         f"{report.cached_texts} fra cache; {report.seconds:.1f} s -> {index_dir}{failed}."
     )
 

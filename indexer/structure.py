@@ -15,7 +15,11 @@ A meeting packet is a stream of attachments. Three signals place a line:
    kind.
 
 Closed ("Lukket") is sticky downward: a closed label closes its whole attachment, a closed
-heading closes everything up to the next heading; nothing ever reopens inside a closed scope.
+heading closes everything up to the next heading, a closed section (`Lukket dagsorden`,
+`Lukkede punkter`) closes every item up to `Åben dagsorden` or the end of the document;
+nothing ever reopens inside a closed scope. The marker forms (brackets, case, dashes, before or
+after the title, OCR damage) are recognised in `indexer.textclean`; a heading that carries a
+marker is always also an agenda-item heading, so closed text is cited by its Punkt.
 """
 
 from __future__ import annotations
@@ -27,20 +31,38 @@ from pathlib import PurePath
 from rapidfuzz import fuzz
 
 from indexer.models import MeetingInfo, Page, Section
-from indexer.textclean import LABEL_RE, MAX_LABEL_CONTINUATION, clean_lines, join_hyphenated_lines
+from indexer.textclean import (
+    MAX_LABEL_CONTINUATION,
+    clean_lines,
+    is_bare_marker_word,
+    is_closed_marker_line,
+    is_closed_section_heading,
+    is_open_section_heading,
+    join_hyphenated_lines,
+    marker_end,
+    parse_label,
+    split_closed_marker,
+)
 
 # --- patterns -----------------------------------------------------------------------------
 
-ITEM_RE = re.compile(
-    r"^(?P<beslutning>Beslutning\s+for\s+)?Punkt\s+(?P<num>\d{1,3})\s*"
-    r"(?P<lukket1>\(\s*Lukket\s*\))?\s*:\s*(?P<lukket2>Lukket\s*:\s*)?(?P<title>.*)$"
+# "Punkt 7" / "Beslutning for Punkt 7" at the start of a heading; what follows is read by
+# `parse_item_heading`.
+_PUNKT_RE = re.compile(
+    r"(?P<beslutning>(?:Beslutning|BESLUTNING)\s+(?:for|FOR)\s+)?(?:Punkt|PUNKT)\s+"
+    r"(?P<num>\d{1,3})(?!\d)"
 )
+_COLON_RE = re.compile(r"\s*:\s*")
+# "Punkt 7 – Lukket: X", "Punkt 7. Lukket - X", "Punkt 7 - X (lukket)": a dash or full stop
+# after the number; only a heading when a closed marker follows (an open "Punkt 7 - X" never
+# was one and stays running text, as before).
+_NUMBER_SEP_RE = re.compile(r"\s*[\-\u2010-\u2015\u2212.,]?\s*")
+# "Lukket punkt 7: X": the marker (with its noun "punkt") before the number.
+_LEAD_NUMBER_RE = re.compile(r"\s*(?P<num>\d{1,3})(?!\d)")
 # "Punkt 2: Tid: 15 min. Deltagere: ..." on an MBU cover page is a schedule, not a heading.
 _NOT_A_TITLE = re.compile(r"^(Tid|Deltagere|Ansvarlig)\s*:", re.IGNORECASE)
-LUKKET_PUNKT_RE = re.compile(r"^Lukket\s+punkt\.?$", re.IGNORECASE)
-# Agenda list entry of a closed item: "6. Sygedagpenge regres (lukket punkt)".
-CLOSED_ENTRY_RE = re.compile(r"^(\d{1,2})\.\s*\S.*\(\s*lukket(\s+punkt)?\s*\)\s*$", re.IGNORECASE)
 NUMBERED_RE = re.compile(r"^(\d{1,2})\.\s*\S")
+_ENTRY_RE = re.compile(r"^(?P<num>\d{1,2})\.\s*(?P<rest>\S.*)$")
 PART_START_RE = re.compile(r"^(Referat|(Rådmands|Magistrats|Byråds)?[Ii]ndstilling)$")
 CASE_RE = re.compile(r"\b[A-ZÆØÅ]{2,5}-\d{4}-\d{4,8}\b")
 TOC_RE = re.compile(r"^Indhold(sfortegnelse)?$")
@@ -110,12 +132,30 @@ class _Line:
     ocr: bool
 
 
+@dataclass(frozen=True)
+class ItemHeading:
+    """An agenda-item heading line: `Punkt 7 (lukket): Personalesag` -> 7, "Personalesag"."""
+
+    punkt: int
+    title: str
+    closed: bool
+    beslutning: bool  # "Beslutning for Punkt 7: ..."
+
+
 @dataclass
 class _Label:
     punkt: int
     bilag: int
     closed: bool
     title: str
+
+
+@dataclass
+class _Scope:
+    """Closed state that outlives a part: a `Lukket dagsorden` section runs until
+    `Åben dagsorden` or the end of the document, whatever documents the packet holds."""
+
+    section_closed: bool = False
 
 
 @dataclass
@@ -162,8 +202,9 @@ def parse_document(pages: list[Page]) -> tuple[MeetingInfo, list[Section]]:
     _assign_case_numbers(parts)
     # Step 4: headings -> sections
     drafts: list[_Draft] = []
+    scope = _Scope()
     for index, part in enumerate(parts):
-        drafts.extend(_part_drafts(index, part, packet_titles, bilag_titles))
+        drafts.extend(_part_drafts(index, part, packet_titles, bilag_titles, scope))
     drafts = _merge_tiny(drafts)
     sections = [
         _to_section(document, d, parts[d.part], bilag_titles) for d in drafts if _has_content(d)
@@ -230,10 +271,10 @@ def _line_stream(pages: list[Page]) -> tuple[list[_Line], list[tuple[int, _Label
             raw.pop()
         label = None
         for i in range(len(raw) - 1, max(-1, len(raw) - 2 - MAX_LABEL_CONTINUATION), -1):
-            m = LABEL_RE.match(raw[i])
-            if m:
-                title = " ".join([m.group(4).strip(), *(x.strip() for x in raw[i + 1 :])]).strip()
-                label = _Label(int(m.group(1)), int(m.group(2)), bool(m.group(3)), title)
+            found = parse_label(raw[i])
+            if found:
+                title = " ".join([found.title, *(x.strip() for x in raw[i + 1 :])]).strip()
+                label = _Label(found.punkt, found.bilag, found.closed, title)
                 raw = raw[:i]
                 break
         for text in clean_lines(raw):
@@ -332,7 +373,7 @@ def _assign_packet_items(parts: list[_Part], packet_titles: dict[int, str]) -> N
             continue
         title_lines = []
         for ln in part.lines[1:6]:
-            if NUMBERED_RE.match(ln.text) or ITEM_RE.match(ln.text):
+            if NUMBERED_RE.match(ln.text) or parse_item_heading(ln.text):
                 break
             title_lines.append(ln.text)
         title = " ".join(title_lines)
@@ -362,25 +403,84 @@ def _assign_case_numbers(parts: list[_Part]) -> None:
 # --- step 4: headings -> section drafts -----------------------------------------------------
 
 
-def _item_heading(lines: list[_Line], i: int) -> tuple[int, str, bool, bool, int] | None:
-    """(punkt, title, closed, is_beslutning, lines used) if lines[i] starts an item heading."""
-    m = ITEM_RE.match(lines[i].text)
+def parse_item_heading(text: str) -> ItemHeading | None:
+    """Read one line as an agenda-item heading, in every form archives use.
+
+    `Punkt 7: X` and `Beslutning for Punkt 7: X` as always; closed forms with the marker
+    after the number (`Punkt 10 (Lukket) : X`, `Punkt 7 – Lukket: X`, `Punkt 7. Lukket - X`,
+    `Punkt 7 [LUKKET] X`), before it (`Lukket punkt 7: X`, `(Lukket) Punkt 7: X`) or around
+    the title (`Punkt 7: Lukket: X`, `Punkt 7: X (lukket)`, `Punkt 7 - X - Lukket`). The
+    marker is removed from the title.
+    """
+    if "unkt" not in text and "UNKT" not in text:
+        return None  # cheap exit: every line of every document passes through here
+    text = text.strip()
+    closed = False
+    lead = marker_end(text, 0)
+    if lead is not None:
+        rest = text[lead:]
+        number = _LEAD_NUMBER_RE.match(rest)
+        if number and re.search(r"punkt\W*$", text[:lead], re.IGNORECASE):
+            text = "Punkt " + rest.lstrip()  # "Lukket punkt 7: X"
+        elif _PUNKT_RE.match(rest):
+            text = rest  # "(Lukket) Punkt 7: X"
+        else:
+            return None
+        closed = True
+    m = _PUNKT_RE.match(text)
     if not m:
         return None
-    title = m.group("title").strip()
+    after = text[m.end() :]
+    colon = _COLON_RE.match(after)
+    if colon:
+        title_raw = after[colon.end() :]
+    else:
+        sep = _NUMBER_SEP_RE.match(after)
+        start = sep.end() if sep else 0
+        end = marker_end(after, start, loose=True)
+        if end is not None:
+            title_raw, closed = after[end:], True
+        elif sep and sep.group().strip():
+            title_raw = after[start:]
+            if not split_closed_marker(title_raw)[1]:
+                return None
+        else:
+            return None
+    title, marked = split_closed_marker(title_raw)
     if _NOT_A_TITLE.match(title):
         return None
+    return ItemHeading(int(m.group("num")), title, closed or marked, bool(m.group("beslutning")))
+
+
+def _item_heading(lines: list[_Line], i: int) -> tuple[int, str, bool, bool, int] | None:
+    """(punkt, title, closed, is_beslutning, lines used) if lines[i] starts an item heading."""
+    head = parse_item_heading(lines[i].text)
+    if head is None:
+        return None
+    title, closed = head.title, head.closed
     used = 1
     nxt = lines[i + 1].text if i + 1 < len(lines) else ""
     if nxt and lines[i + 1].page == lines[i].page and _continues_title(title, nxt):
-        title = f"{title} {nxt}".strip()
+        # a wrapped title may carry the marker on its second line: "... (lukket)"
+        title, marked = split_closed_marker(f"{title} {nxt}")
+        closed = closed or marked
         used = 2
-    closed = bool(m.group("lukket1") or m.group("lukket2"))
-    return int(m.group("num")), title, closed, bool(m.group("beslutning")), used
+    return head.punkt, title, closed, head.beslutning, used
+
+
+def _closed_entry(text: str) -> int | None:
+    """Number of a closed agenda-list entry: `6. Sygedagpenge regres (lukket punkt)`,
+    `6. Lukket: Personalesag`, `6. Personalesag - lukket`."""
+    m = _ENTRY_RE.match(text)
+    if m and split_closed_marker(m.group("rest"))[1]:
+        return int(m.group("num"))
+    return None
 
 
 def _continues_title(title: str, nxt: str) -> bool:
-    if not nxt or ITEM_RE.match(nxt) or _kind_of(nxt) or PART_START_RE.match(nxt):
+    if not nxt or parse_item_heading(nxt) or _kind_of(nxt) or PART_START_RE.match(nxt):
+        return False
+    if is_closed_section_heading(nxt) or is_open_section_heading(nxt):
         return False
     if _NOT_A_TITLE.match(nxt) or nxt.startswith(("•", "◦", "-")):
         return False
@@ -403,7 +503,11 @@ def _kind_of(text: str) -> str | None:
 
 
 def _part_drafts(
-    index: int, part: _Part, packet_titles: dict[int, str], bilag_titles: dict[tuple[int, int], str]
+    index: int,
+    part: _Part,
+    packet_titles: dict[int, str],
+    bilag_titles: dict[tuple[int, int], str],
+    scope: _Scope,
 ) -> list[_Draft]:
     label = part.label
     base_title = None
@@ -414,9 +518,11 @@ def _part_drafts(
     base_closed = bool(label and label.closed)
 
     drafts: list[_Draft] = []
-    cur = _Draft(index, part.punkt, base_title, "tekst", base_closed, False)
-    item_closed = base_closed
+    cur = _Draft(index, part.punkt, base_title, "tekst", base_closed or scope.section_closed, False)
+    item_closed = cur.closed
     closed_entry: int | None = None  # number of the closed agenda entry we are inside
+    close_next_heading = False  # a marker line just above the next item heading
+    after_heading = -1  # index of the first line after the last item heading
     toc_page: int | None = None
 
     def flush(new: _Draft) -> _Draft:
@@ -436,25 +542,45 @@ def _part_drafts(
         head = _item_heading(lines, i) if toc_page is None else None
         if head:
             num, title, head_closed, is_beslutning, used = head
+            head_closed = head_closed or close_next_heading
+            close_next_heading = False
             same_item = is_beslutning and num == cur.punkt
             if same_item:
+                if head_closed and not cur.closed:
+                    _close_item_above(drafts, cur)  # "Beslutning for Punkt 2 (lukket)"
                 cur = flush(
                     _Draft(index, cur.punkt, cur.punkt_title, "beslutning", cur.closed, True)
                 )
             else:
-                item_closed = base_closed or head_closed
+                item_closed = base_closed or scope.section_closed or head_closed
                 closed_entry = None
                 kind = "beslutning" if (part.is_referat or is_beslutning) else "tekst"
                 cur = flush(_Draft(index, num, title or None, kind, item_closed, True))
             cur.lines.extend(lines[i : i + used])
             i += used
+            after_heading = i
             continue
-        if toc_page is None and LUKKET_PUNKT_RE.match(text):
+        close_next_heading = False
+        if toc_page is None and is_closed_section_heading(text):
+            # "Lukket dagsorden": everything below is closed until "Åben dagsorden"
+            scope.section_closed = item_closed = True
+            closed_entry = None
+            cur = flush(_Draft(index, part.punkt, base_title, "tekst", True, False))
+        elif toc_page is None and is_open_section_heading(text) and scope.section_closed:
+            scope.section_closed = False
+            item_closed = base_closed
+            closed_entry = None
+            cur = flush(_Draft(index, part.punkt, base_title, "tekst", base_closed, False))
+        elif toc_page is None and _marker_line(lines, i, after_heading == i):
+            # "Lukket punkt" under a heading closes that item; standing right above a heading
+            # it may mean the next item: when in doubt, both are closed.
             item_closed = True
             cur.closed = True  # the heading just above belongs to the closed item too
-        entry = CLOSED_ENTRY_RE.match(text)
-        if entry:
-            closed_entry = int(entry.group(1))
+            nxt = lines[i + 1].text if i + 1 < len(lines) else ""
+            close_next_heading = parse_item_heading(nxt) is not None
+        entry = _closed_entry(text)
+        if entry is not None:
+            closed_entry = entry
             cur = flush(_Draft(index, cur.punkt, cur.punkt_title, cur.kind, True, cur.has_heading))
         elif closed_entry is not None:
             num = NUMBERED_RE.match(text)
@@ -477,6 +603,32 @@ def _part_drafts(
     if cur.lines:
         drafts.append(cur)
     return drafts
+
+
+def _marker_line(lines: list[_Line], i: int, right_after_heading: bool) -> bool:
+    """Is lines[i] a closed marker on a line of its own?
+
+    `Lukket punkt`, `Lukket sag` and bracketed `(LUKKET)` are markers wherever they stand. A
+    bare `Lukket` is one only right below or right above an item heading: elsewhere it is
+    more likely a table cell ("Mandag / Lukket" in opening hours) of an open item.
+    """
+    text = lines[i].text
+    if not is_closed_marker_line(text):
+        return False
+    if not is_bare_marker_word(text) or right_after_heading:
+        return True
+    nxt = lines[i + 1].text if i + 1 < len(lines) else ""
+    return parse_item_heading(nxt) is not None
+
+
+def _close_item_above(drafts: list[_Draft], cur: _Draft) -> None:
+    """A closed decision heading closes its whole item, also the text already read above it
+    (back to the item's heading in the same part): when in doubt, close."""
+    cur.closed = True
+    for d in reversed(drafts):
+        if d.part != cur.part or d.punkt != cur.punkt:
+            break
+        d.closed = True
 
 
 def _merge_tiny(drafts: list[_Draft]) -> list[_Draft]:

@@ -9,11 +9,13 @@ keep every line's page number; the text functions wrap them for everyone else.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-# Footer label of a packet page: "Punkt 4, Bilag 1: Opgang til ..." / "... (Lukket): ...".
-LABEL_RE = re.compile(
-    r"^\s*Punkt\s+(\d{1,3})\s*,\s*Bilag\s+(\d{1,3})\s*(\(\s*Lukket\s*\))?\s*:\s*(.*)$"
-)
+from rapidfuzz.distance import Levenshtein
+
+# Footer label of a packet page: "Punkt 4, Bilag 1: Opgang til ..." / "... (Lukket): ...";
+# what may stand between the attachment number and the colon is checked by `parse_label`.
+LABEL_RE = re.compile(r"^\s*Punkt\s+(\d{1,3})\s*,\s*Bilag\s+(\d{1,3})(?!\d)(.{0,40}?):\s*(.*)$")
 # A label wrapped over several lines: its continuation is short and the label sits at the
 # foot of a page, so at most this many lines follow it on its page.
 MAX_LABEL_CONTINUATION = 3
@@ -38,8 +40,235 @@ _LEAD_WORD_RE = re.compile(r"^(\S+)(.*)$")
 _CONJUNCTIONS = {"og", "eller", "samt", "til", "and", "or", "&"}
 
 
+@dataclass(frozen=True)
+class Label:
+    """A packet page's footer label: which attachment of which agenda item the page is."""
+
+    punkt: int
+    bilag: int
+    closed: bool
+    title: str
+
+
+def parse_label(line: str) -> Label | None:
+    """`Punkt 4, Bilag 1: title`, closed when a Lukket marker stands before the colon
+    (`(Lukket)`, `[LUKKET]`, `- lukket`) or ends the title (`... (lukket).pdf`)."""
+    m = LABEL_RE.match(line)
+    if not m:
+        return None
+    between = m.group(3).strip()
+    closed = False
+    if between:
+        lead = re.match(rf"[{_DASHES}.,\s]*", between)
+        end = marker_end(between, lead.end() if lead else 0, loose=True)
+        if end is None or between[end:].strip():
+            return None  # "Punkt 4, Bilag 1 og 2: ..." is text, not a label
+        closed = True
+    title = m.group(4).strip()
+    bare = re.sub(r"\.[A-Za-z]{2,4}$", "", title)  # "... (lukket).pdf"
+    closed = closed or split_closed_marker(bare)[1]
+    return Label(int(m.group(1)), int(m.group(2)), closed, title)
+
+
 def is_label_line(line: str) -> bool:
-    return LABEL_RE.match(line) is not None
+    return parse_label(line) is not None
+
+
+# --- closed ("Lukket") markers --------------------------------------------------------------
+#
+# Archives mark a closed agenda item in many ways: `(Lukket)`, `(lukket punkt)`, `[LUKKET]`,
+# `Lukket:` before the title, `- lukket` after it, `Lukket punkt` on a line of its own, and
+# Tesseract turns the word into `Lukkel`, `Lukkot`, `1ukket`, `Luk ket`. The marker *word* is
+# matched fuzzily (one edit), but only in a marker *position* (in brackets, right after the
+# item number, before the title with a separator, after the title with a separator), so open
+# items about closing things ("Lukning af ...", "Lukketider ...", "... de lukkede
+# institutioner") never match. An uncertain (fuzzy) match counts as closed: a wrongly closed
+# item is hidden from the public, a wrongly open one leaks.
+
+_CLOSED_WORD = "lukket"
+# Real words one edit from "lukket" that say something is (being) closed, not that the item is.
+_NOT_MARKERS = frozenset({"lukke", "lukker", "lukkes", "lokket", "lakket"})
+# "Lukket punkt", "(Lukket sag)": nouns that may follow the marker word inside the marker.
+ITEM_NOUNS = frozenset({"punkt", "sag", "emne", "dagsordenspunkt"})
+_SECTION_NOUNS = frozenset(
+    {"dagsorden", "punkter", "sager", "møde", "del", "dagsordenspunkter", "behandling"}
+)
+_DASHES = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+_SEP_RE = re.compile(rf"\s*[{_DASHES}:.,;]+\s*")
+_WORD_AT = re.compile(r"\s*([\w|!]+)")
+_SPLIT_PART = re.compile(r" ([\w|!]+)")
+_OPEN_BRACKET = re.compile(r"\s*[(\[{]\s*")
+_CLOSE_BRACKET = re.compile(r"\s*[)\]}]")
+_WORD_RE = re.compile(r"[\w|!]+")
+_OPEN_SECTION_RE = re.compile(
+    r"^\W*(Åben|Åbne|Åbent|Aben|Abne|Abent|Aaben|Aabne|Aabent)\s+"
+    r"(dagsorden|punkter|punkt|sager|møde|del|dagsordenspunkter)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _ocr_fold(word: str) -> str:
+    """Casefold and undo Tesseract's usual confusions of a leading `l` (`1`, `I`, `|`, `!`)."""
+    w = word.casefold()
+    if w[:1] in {"1", "i", "|", "!"}:
+        w = "l" + w[1:]
+    return w.replace("0", "o")
+
+
+def closed_word(word: str, target: str = _CLOSED_WORD) -> bool:
+    """Is `word` the marker word ("lukket"), allowing one OCR edit ("Lukkel", "Iukket")?"""
+    w = _ocr_fold(word)
+    if w == target:
+        return True
+    if w in _NOT_MARKERS or not (len(target) - 1 <= len(w) <= len(target) + 1):
+        return False
+    if not (w[0] == "l" or w.startswith("uk")):
+        return False  # "dukket", "sukket": other words, not a damaged "lukket"
+    return Levenshtein.distance(w, target, score_cutoff=1) <= 1
+
+
+def _marker_word_end(text: str, pos: int, target: str = _CLOSED_WORD) -> int | None:
+    """End of the marker word at `pos` (after spaces), also when one stray space splits it."""
+    m = _WORD_AT.match(text, pos)
+    if not m:
+        return None
+    if closed_word(m.group(1), target):
+        return m.end()
+    rest = _SPLIT_PART.match(text, m.end())  # "Luk ket", "L ukket"
+    if rest and closed_word(m.group(1) + rest.group(1), target):
+        return rest.end()
+    return None
+
+
+def _phrase_end(text: str, pos: int) -> tuple[int, bool] | None:
+    """(end, has_noun) of a bare marker phrase at `pos`: the word, optionally `punkt`/`sag`."""
+    end = _marker_word_end(text, pos)
+    if end is None:
+        return None
+    noun = _WORD_AT.match(text, end)
+    if noun and noun.group(1).casefold() in ITEM_NOUNS:
+        return noun.end(), True
+    return end, False
+
+
+def _bracketed_end(text: str, pos: int) -> int | None:
+    """End of a bracketed marker at `pos`: `(Lukket)`, `[lukket punkt]`, `{ LUKKET sag }`."""
+    ob = _OPEN_BRACKET.match(text, pos)
+    if not ob:
+        return None
+    phrase = _phrase_end(text, ob.end())
+    if phrase is None:
+        return None
+    cb = _CLOSE_BRACKET.match(text, phrase[0])
+    return cb.end() if cb else None
+
+
+def marker_end(text: str, pos: int = 0, *, loose: bool = False) -> int | None:
+    """End of a closed marker that starts at `pos`, including the separator after it.
+
+    Bracketed markers stand anywhere. A bare `Lukket` must be followed by a separator
+    (`Lukket: titel`, `Lukket - titel`) or end the text, unless it carries its noun
+    (`Lukket punkt titel`) or `loose` is set (right after an item number nothing else can
+    stand there: `Punkt 7 Lukket Personalesag`).
+    """
+    end = _bracketed_end(text, pos)
+    if end is None:
+        phrase = _phrase_end(text, pos)
+        if phrase is None:
+            return None
+        end, has_noun = phrase
+        sep = _SEP_RE.match(text, end)
+        if not (sep or has_noun or loose or not text[end:].strip()):
+            return None
+    sep = _SEP_RE.match(text, end)
+    if sep:
+        end = sep.end()
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return end
+
+
+def trailing_marker_start(text: str) -> int | None:
+    """Where a closed marker ending `text` starts (with its separator): `titel (lukket)`,
+    `titel - Lukket`, `titel, lukket punkt`. A bare word needs a separator before it
+    unless it carries its noun, so "Svømmehallen er lukket" is no marker."""
+    stripped = text.rstrip(" .:,;")
+    words = list(_WORD_RE.finditer(stripped))
+    for k in (4, 3, 2, 1):  # the marker is at most "( Luk ket punkt )": four words
+        if len(words) < k:
+            continue
+        start = words[-k].start()
+        lead = stripped[:start]
+        bracket = re.search(r"[(\[{]\s*$", lead)
+        if bracket:
+            end = _bracketed_end(stripped, bracket.start())
+            if end is not None and end == len(stripped):
+                return _separator_start(stripped, bracket.start())
+            continue
+        phrase = _phrase_end(stripped, start)
+        if phrase is None or phrase[0] != len(stripped):
+            continue
+        has_sep = re.search(rf"[{_DASHES}:.,;]\s*$", lead) is not None
+        if has_sep or phrase[1] or not lead.strip():
+            return _separator_start(stripped, start)
+    return None
+
+
+def _separator_start(text: str, pos: int) -> int:
+    """Step back over the separator and spaces before a trailing marker."""
+    m = re.search(rf"[\s{_DASHES}:.,;]*$", text[:pos])
+    return m.start() if m else pos
+
+
+def split_closed_marker(title: str) -> tuple[str, bool]:
+    """The title without its closed markers (before and after it), and whether it had one."""
+    closed = False
+    text = title.strip()
+    end = marker_end(text, 0)
+    if end is not None:
+        text, closed = text[end:].strip(), True
+    start = trailing_marker_start(text)
+    if start is not None:
+        text, closed = text[:start].strip(), True
+    return text, closed
+
+
+def is_closed_marker_line(line: str) -> bool:
+    """A line that is nothing but a marker: `Lukket punkt`, `(LUKKET)`, `Lukket sag.`"""
+    text = line.strip().rstrip(".:")
+    if not text:
+        return False
+    end = _bracketed_end(text, 0)
+    if end is None:
+        phrase = _phrase_end(text, 0)
+        end = phrase[0] if phrase else None
+    return end is not None and not text[end:].strip()
+
+
+def is_bare_marker_word(line: str) -> bool:
+    """A line that is only the marker word, without brackets or noun: `Lukket`, `LUKKEL.`"""
+    text = line.strip().rstrip(".:")
+    end = _marker_word_end(text, 0)
+    return end is not None and not text[end:].strip()
+
+
+def is_closed_section_heading(line: str) -> bool:
+    """`Lukket dagsorden`, `Lukkede punkter:`, `[Lukket møde]`: every item below is closed."""
+    text = line.strip().rstrip(".:")
+    text = re.sub(r"^[(\[{]\s*|\s*[)\]}]$", "", text)
+    for target in (_CLOSED_WORD, "lukkede"):
+        end = _marker_word_end(text, 0, target)
+        if end is None:
+            continue
+        noun = _WORD_AT.match(text, end)
+        if noun and noun.end() == len(text) and noun.group(1).casefold() in _SECTION_NOUNS:
+            return True
+    return False
+
+
+def is_open_section_heading(line: str) -> bool:
+    """`Åben dagsorden`, `Åbne punkter`: ends a closed section (never a closed attachment)."""
+    return _OPEN_SECTION_RE.match(line.strip()) is not None
 
 
 def remove_furniture(text: str) -> str:

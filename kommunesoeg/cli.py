@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from indexer.errors import KommunesoegError
 
 
 class _Group(click.Group):
-    """Turns domain errors into one clear line and a non-zero exit, never a traceback."""
+    """Turns domain errors from any subcommand into one clear line and exit code 1, never a
+    traceback; so does a file-system error no command foresaw (named with its path)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KommunesoegError as exc:
             raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            raise  # output piped into `head`: not an error worth a line
+        except OSError as exc:
+            raise click.ClickException(_os_error_line(exc)) from None
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One Danish line for an unforeseen OSError: what went wrong and where."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}Disken er fuld; frigør plads og prøv igen"
+    if exc.errno == errno.EROFS:
+        return f"{where}skrivebeskyttet filsystem; vælg en mappe, der kan skrives i"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{where}ingen adgang ({exc.strerror})"
+    return f"{where}{exc.strerror or exc}"
 
 
 @click.group(cls=_Group)

@@ -8,19 +8,23 @@ The public role is not logged (no personal data collected about citizens by defa
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from indexer.errors import AuditLogError
 from retriever.models import Hit
 
 
 class AuditLog:
+    """The log file is only touched by `record`, so a read-only index still serves the
+    public role; internal use it cannot log is refused with AuditLogError."""
+
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
 
     def record(self, *, user: str | None, action: str, query: str, hits: list[Hit]) -> None:
         entry = {
@@ -37,10 +41,19 @@ class AuditLog:
             ],
         }
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self._append(line)
+        except OSError as exc:  # read-only index, full disk, a file where a folder should be
+            raise AuditLogError(self.path, exc.strerror or str(exc)) from exc
+
+    def _append(self, line: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, line)
+            written = os.write(fd, line)
+            if written != len(line):  # a short write on a nearly full disk
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(fd)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -36,7 +36,7 @@ def common_options(func):
     """Index, role, k, filters and --json: identical on every retriever command."""
     options = [
         click.option(
-            "--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
+            "--index", "index_dir", type=click.Path(path_type=Path),  # a file: IndexNotFound says so
             envvar="KOMMUNESOEG_INDEX", default=Path("index"), show_default=True,
             help="Indeksmappe (eller $KOMMUNESOEG_INDEX).",
         ),
@@ -174,8 +174,9 @@ def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filte
 
 
 @click.command("precedents")
-@click.option("--file", "case_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Fil med sagsteksten (UTF-8).")
+@click.option("--file", "case_file", type=click.Path(path_type=Path),
+              help="Fil med sagsteksten: PDF eller tekst (UTF-8, UTF-16 eller Latin-1), "
+                   "højst 2 MB tekst / 20 MB PDF.")
 @click.option("--text", "case_text", help="Sagsteksten direkte.")
 @click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True,
               help="Antal dagsordenspunkter.")
@@ -192,11 +193,10 @@ def precedents(case_file: Path | None, case_text: str | None, k: int, index_dir:
     if bool(case_file) == bool(case_text):
         raise click.UsageError("Angiv præcis én af --file og --text.")
     if case_file is not None:
-        try:
-            case_text = case_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"{case_file}: kan ikke læses ({exc})",
-                                     param_hint="--file") from None
+        from retriever.casetext import read_case_file
+
+        # regular files only, size-capped, any encoding; InvalidQuery becomes one line
+        case_text = read_case_file(case_file)
     rows = _searcher(index_dir).precedents(case_text, k=k, filters=filters, role=role,
                                            user=_user())
     if as_json:

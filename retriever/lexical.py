@@ -8,11 +8,13 @@ amounts and names that an embedding model blurs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from indexer.errors import IndexFileDamaged
 from indexer.models import Chunk
 from retriever.textnorm import tokenize
 
@@ -38,12 +40,70 @@ def build_lexical(chunks: list[Chunk], out_dir: Path) -> None:
 
 
 class LexicalIndex:
-    """A loaded BM25 index; `scores` returns one score per canonical chunk id."""
+    """A loaded BM25 index; `scores` returns one score per canonical chunk id.
 
-    def __init__(self, directory: Path) -> None:
-        self.model = bm25s.BM25.load(str(directory), mmap=False, show_progress=False)
-        self.ids: list[str] = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
+    Loading checks what a damaged bm25/ folder would otherwise turn into a traceback at
+    the first query, or into wrong hits (ids.json not matching the BM25 rows): every
+    problem is one IndexFileDamaged naming the file. `index_dir` is only for the message
+    (default: the directory two levels up, as in `index/gen-*/bm25`)."""
+
+    def __init__(self, directory: Path, index_dir: Path | None = None) -> None:
+        directory = Path(directory)
+        self.directory = directory
+        self._index_dir = Path(index_dir) if index_dir else directory.parent.parent
+        if not directory.is_dir():
+            raise IndexFileDamaged(self._index_dir, directory, "mangler")
+        self.model = self._load_model(directory)
+        self.ids: list[str] = self._load_ids(directory / IDS_FILE)
         self._vocab = self.model.vocab_dict
+        self._check_rows(directory)
+
+    def _load_model(self, directory: Path) -> bm25s.BM25:
+        try:
+            return bm25s.BM25.load(str(directory), mmap=False, show_progress=False)
+        except Exception as exc:  # bm25s raises whatever numpy/json raise on a broken file
+            file = Path(getattr(exc, "filename", None) or directory)
+            raise IndexFileDamaged(
+                self._index_dir, file, "BM25-indekset kan ikke læses (mangler, afkortet eller ødelagt)"
+            ) from exc
+
+    def _load_ids(self, path: Path) -> list[str]:
+        if not path.is_file():
+            raise IndexFileDamaged(self._index_dir, path, "mangler")
+        try:
+            ids = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexFileDamaged(self._index_dir, path, "er ikke gyldig JSON") from exc
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise IndexFileDamaged(self._index_dir, path, "er ikke en liste af tekststykke-id'er")
+        if len(set(ids)) != len(ids):
+            raise IndexFileDamaged(self._index_dir, path, "nævner det samme tekststykke flere gange")
+        return ids
+
+    def _check_rows(self, directory: Path) -> None:
+        """One BM25 row per id, and a scoring matrix that can actually be scored."""
+        rows = self.model.scores.get("num_docs") if isinstance(self.model.scores, dict) else None
+        if rows != len(self.ids):
+            raise IndexFileDamaged(
+                self._index_dir, directory / IDS_FILE,
+                f"har {len(self.ids)} id'er, men BM25-indekset har {rows} rækker",
+            )
+        probe = next(iter(self._vocab), None)
+        try:
+            scored = len(self.model.get_scores([probe])) if probe is not None else rows
+        except Exception as exc:  # inconsistent matrices fail here instead of at a query
+            raise IndexFileDamaged(self._index_dir, directory, "BM25-indekset er inkonsistent") from exc
+        if scored != rows:
+            raise IndexFileDamaged(self._index_dir, directory, "BM25-indekset er inkonsistent")
+
+    def check_ids(self, canonical_ids: Iterable[str]) -> None:
+        """ids.json must name exactly the canonical chunks of meta.sqlite; ids from another
+        build would map BM25 scores onto the wrong passages."""
+        if set(self.ids) != set(canonical_ids):
+            raise IndexFileDamaged(
+                self._index_dir, self.directory / IDS_FILE,
+                "passer ikke til tekststykkerne i meta.sqlite (stammer fra et andet indeks?)",
+            )
 
     def scores(self, query: str) -> np.ndarray:
         tokens = [t for t in tokenize(query, query=True) if t in self._vocab]

@@ -24,10 +24,11 @@ from rapidfuzz import fuzz
 from indexer.chunk import cut_long, split_sentences
 from indexer.errors import InvalidQuery
 from indexer.models import Chunk, Decision
+from retriever.casetext import prepare_case_text
 from retriever.fusion import weighted_rrf
 from retriever.models import Filters, Hit, Precedent
 from retriever.search import MAX_QUERY_CHARS
-from retriever.textnorm import tokenize
+from retriever.textnorm import content_terms, tokenize
 
 if TYPE_CHECKING:
     from retriever.search import Searcher
@@ -91,6 +92,18 @@ def condensed_query(case_text: str, searcher: Searcher, limit: int = MAX_QUERY_C
     return " ".join(chosen)[:limit]
 
 
+def _check_known_words(searcher: Searcher, case_text: str) -> None:
+    """InvalidQuery when no content word of the case occurs anywhere in the archive."""
+    from retriever.answer import term_weights
+
+    df, _ = term_weights(searcher)
+    if not any(df.get(term) and not term.isdigit() for term in content_terms(case_text)):
+        raise InvalidQuery(
+            "case: ingen af sagstekstens ord forekommer i dokumenterne, så der er intet at "
+            "sammenligne med"
+        )
+
+
 def _as_scores(ranking: list[str]) -> dict[str, float]:
     return {item: -float(rank) for rank, item in enumerate(ranking)}
 
@@ -117,11 +130,16 @@ def find_precedents(
     filters: Filters | None = None,
     role: str = "public",
 ) -> list[Precedent]:
-    """Earlier agenda items most similar to `case_text`, one row per item, best first."""
-    if not isinstance(case_text, str) or not case_text.strip():
-        raise InvalidQuery("case: sagsteksten er tom")
-    if not isinstance(k, int) or not 1 <= k <= 100:
+    """Earlier agenda items most similar to `case_text`, one row per item, best first.
+
+    The text goes through `prepare_case_text` (the same preparation for the CLI, the app and
+    library callers) and must share a word with the archive: without one, both views would
+    rank passages by noise and present them as similar cases.
+    """
+    case_text = prepare_case_text(case_text)
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
         raise InvalidQuery("k: skal være et helt tal mellem 1 og 100")
+    _check_known_words(searcher, case_text)
     query = condensed_query(case_text, searcher)
     ranked = searcher.rank(query, filters=filters, role=role)
     shown = {cid: member for cid, _, member in ranked}

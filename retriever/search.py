@@ -90,6 +90,9 @@ class Searcher:
             raise InvalidQuery(f"mode: ukendt tilstand '{mode}' (tilladt: {', '.join(MODES)})")
         self.index_dir = Path(index_dir)
         self.reader = IndexReader.open(self.index_dir)
+        # every index file is checked before the embedder loads: damage is one clear error
+        self.lexical = LexicalIndex(self.reader.gen_dir / "bm25", self.index_dir)
+        self.lexical.check_ids(self.reader.chunk_vec_ids)
         self.mode = mode
         if fusion not in FUSIONS:
             raise InvalidQuery(f"fusion: ukendt metode '{fusion}' (tilladt: {', '.join(FUSIONS)})")
@@ -100,7 +103,6 @@ class Searcher:
         self.weights = weights or MODE_WEIGHTS[mode]
         self.embedder = embedder or embedder_for(self.reader.model_id)
         self.reader.check_model(self.embedder)
-        self.lexical = LexicalIndex(self.reader.gen_dir / "bm25")
         # duplicates grouped under their canonical chunk, canonical first
         self.members: dict[str, list[Chunk]] = defaultdict(list)
         for chunk in self.reader.chunks:

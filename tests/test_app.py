@@ -7,6 +7,8 @@ files). Every check reads what the app actually rendered.
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
 from kommunesoeg import auth
+from kommunesoeg.ui import common
+from kommunesoeg.ui import timeline as timeline_page
 
 pytest_plugins = ["fixtures_index"]
 
@@ -33,6 +37,8 @@ def app_env(sample_index, monkeypatch, tmp_path):
     users = tmp_path / "brugere.toml"
     users.write_text(f'[users]\nanna = "{auth.hash_password(PASSWORD)}"\n', encoding="utf-8")
     monkeypatch.setenv("KOMMUNESOEG_USERS_FILE", str(users))
+    # own audit log, hence own login-attempt counts: one test's lockout is not another's
+    monkeypatch.setenv("KOMMUNESOEG_AUDIT_LOG", str(tmp_path / "audit" / "audit.jsonl"))
     return sample_index
 
 
@@ -66,16 +72,13 @@ def login(at: AppTest, password: str = PASSWORD) -> AppTest:
 
 
 # ---------------------------------------------------------------------------- start page
+PUBLIC_TABS = ["Spørg", "Søg", "Lignende sager", "Tidslinje", "Dokumenter"]
+
+
 def test_start_page_explains_and_offers_examples(app_env):
     at = start()
     assert at.title[0].value == "Kommunesøg"
-    assert [t.label for t in at.tabs] == [
-        "Spørg",
-        "Søg",
-        "Lignende sager",
-        "Tidslinje",
-        "Dokumenter",
-    ]
+    assert [t.label for t in at.tabs] == PUBLIC_TABS
     assert any(b.label == QUESTION for b in at.button)
     assert at.text_input(key="ask_input").value == ""
 
@@ -86,6 +89,91 @@ def test_no_index_gives_the_build_command(monkeypatch, tmp_path):
     assert len(at.info) == 1
     assert "kommunesoeg index corpus/" in at.info[0].value
     assert not at.tabs
+    assert "Traceback" not in rendered(at) and str(tmp_path) not in rendered(at)
+
+
+# ---------------------------------------------------------------------------- faults
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _halve(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+DAMAGE = {
+    "meta.sqlite tømt": lambda gen, index: _empty(gen / "meta.sqlite"),
+    "meta.sqlite halveret": lambda gen, index: _halve(gen / "meta.sqlite"),
+    "bm25 slettet": lambda gen, index: shutil.rmtree(gen / "bm25"),
+    "bm25 ids.json tom liste": lambda gen, index: (gen / "bm25" / "ids.json").write_text("[]"),
+    "dense.faiss afkortet": lambda gen, index: _halve(gen / "dense.faiss"),
+    "manifest {}": lambda gen, index: (gen / "manifest.json").write_text("{}"),
+    "current slettet": lambda gen, index: (index / "current").unlink(),
+    "current dinglende": lambda gen, index: (
+        (index / "current").unlink(),
+        (index / "current").symlink_to("gen-findes-ikke"),
+    ),
+    "indeks er en fil": lambda gen, index: (shutil.rmtree(index), index.write_text("x")),
+}
+
+
+def assert_no_leak(at: AppTest, *paths: Path) -> None:
+    """Nothing a public user should not see: no traceback, no code, no server path."""
+    assert not at.exception, at.exception
+    text = rendered(at)
+    for secret in ("Traceback", 'File "', ".py", "Error:", *map(str, paths)):
+        assert secret not in text, secret
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_index_gives_one_danish_error_and_no_traceback(
+    damage, app_env, tmp_path, monkeypatch, caplog
+):
+    index = tmp_path / "index"
+    shutil.copytree(app_env, index, symlinks=True)
+    DAMAGE[damage](index / "current", index)
+    monkeypatch.setenv("KOMMUNESOEG_INDEX", str(index))
+    with caplog.at_level(logging.INFO, logger="kommunesoeg"):
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+    assert_no_leak(at, index, ROOT)
+    assert [e.value for e in at.error] == [common.INDEX_DAMAGED_TEXT]
+    assert not at.tabs
+    # ... while the details are in the server log
+    assert any(r.name == "kommunesoeg.app" and r.levelno >= logging.ERROR for r in caplog.records)
+
+
+def test_an_unexpected_error_in_one_page_leaves_the_others_working(app_env, monkeypatch, caplog):
+    def boom(searcher, filters):
+        raise RuntimeError("/srv/hemmelig/sti/timeline.py linje 3: noget gik galt")
+
+    monkeypatch.setattr(timeline_page, "render", boom)
+    with caplog.at_level(logging.INFO, logger="kommunesoeg"):
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+    assert_no_leak(at)
+    assert "hemmelig" not in rendered(at)
+    assert [e.value for e in at.error] == [common.UNEXPECTED_TEXT]
+    assert [t.label for t in at.tabs] == PUBLIC_TABS
+    assert any(b.label == QUESTION for b in at.button)  # the Spørg tab is intact
+    logged = [r for r in caplog.records if r.name == "kommunesoeg.app" and r.exc_info]
+    assert logged and "hemmelig" in str(logged[0].exc_info[1])
+
+
+def test_error_details_are_hidden_by_streamlit_too():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_a_broken_users_file_does_not_show_its_path(app_env, tmp_path, monkeypatch):
+    bad = tmp_path / "hemmelig-brugerfil.toml"
+    bad.write_text("anna = [ikke toml", encoding="utf-8")
+    monkeypatch.setenv("KOMMUNESOEG_USERS_FILE", str(bad))
+    at = start()
+    assert_no_leak(at, bad)
+    assert any("Login er ikke sat op korrekt" in e.value for e in at.sidebar.error)
 
 
 # ---------------------------------------------------------------------------- ask
@@ -208,7 +296,7 @@ def test_internal_user_can_view_a_closed_page_public_cannot(app_env):
     assert page_png(searcher, document, page, internal=True).startswith(b"\x89PNG")
 
 
-def test_internal_upload_and_reindex_reports_bad_files(app_env, work_index, monkeypatch):
+def test_internal_upload_refuses_bad_files_and_reindexes(app_env, work_index, monkeypatch):
     # a private copy of corpus and index, so the shared sample index stays as it is
     index, corpus = work_index
     monkeypatch.setenv("KOMMUNESOEG_CORPUS", str(corpus))
@@ -228,15 +316,98 @@ def test_internal_upload_and_reindex_reports_bad_files(app_env, work_index, monk
     at.button(key="doc_save").click()
     at.run()
     assert (corpus / "kunstgraes.txt").read_bytes() == note
+    assert not (corpus / "broken.pdf").exists()  # refused before it was stored
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("broken.pdf: ")
+    assert "intet er ændret" in errors[0]
     at.button(key="doc_reindex").click()
     at.run()
     assert not at.exception, at.exception
-    assert any("1 fil(er) kunne ikke indekseres" in w.value for w in at.warning)
-    assert any(m.value.startswith("- **broken.pdf**:") for m in at.markdown)
+    assert not at.warning
     assert any("Indekset er opdateret" in s.value for s in at.success)
     submit(at, "search_input", "kunstgræsbane Marselisborg", "Søg")
     cards = [m.value for m in at.markdown if 'class="ks-meta"' in m.value]
     assert cards and "kunstgraes.txt" in rendered(at)
+
+
+@pytest.mark.slow
+def test_upload_with_an_existing_name_never_loses_the_original(
+    app_env, work_index, monkeypatch, tmp_path
+):
+    """Finding 2: an upload named like an indexed PDF keeps the original as a version, a
+    broken one under that name changes nothing (file, index and public copy stay), and a
+    name with path parts lands in the corpus folder only."""
+    from kommunesoeg.ui import sources
+
+    index, corpus = work_index
+    monkeypatch.setenv("KOMMUNESOEG_CORPUS", str(corpus))
+    monkeypatch.setenv("KOMMUNESOEG_INDEX", str(index))
+    monkeypatch.setattr(sources, "static_root", lambda: tmp_path / "static")
+    document = "2023-03-23_MSB_raadmandsmoede.pdf"
+    original = (corpus / document).read_bytes()
+    at = submit(login(start()), "ask_input", QUESTION, "Spørg")
+    public = tmp_path / "static" / sources.STATIC_SUBDIR / document
+    assert public.is_file()  # the cited document has a public copy
+    served = public.read_bytes()
+
+    def upload(files):
+        at.file_uploader(key="doc_upload").set_value(files)
+        at.run()
+        at.button(key="doc_save").click()
+        at.run()
+        assert not at.exception, at.exception
+
+    # 1. a broken upload under the existing name: nothing changes, not even after a re-index
+    upload([(document, original[: len(original) // 3], "application/pdf")])
+    assert [e.value.split(":")[0] for e in at.error] == [document]
+    assert (corpus / document).read_bytes() == original
+    assert not (corpus / ".versioner" / document).exists()
+    at.button(key="doc_reindex").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert public.read_bytes() == served
+    from retriever.search import Searcher
+
+    assert document in [row["file"] for row in Searcher(index).reader.documents]
+
+    # 2. a good upload under the existing name: a new version, the original kept
+    memo = (CORPUS / "2023-06-08_SBU_notat_relationel_velfaerd.pdf").read_bytes()
+    upload(
+        [
+            (document, memo, "application/pdf"),
+            ("../../udenfor.txt", b"Notat om cykelstier.", "text/plain"),
+        ]
+    )
+    assert any("version 2" in s.value for s in at.success)
+    assert (corpus / document).read_bytes() == memo
+    kept = sorted((corpus / ".versioner" / document).iterdir())
+    assert [p.read_bytes() for p in kept] == [original, memo]
+    assert (corpus / "udenfor.txt").is_file() and not (tmp_path / "udenfor.txt").exists()
+    at.button(key="doc_reindex").click()
+    at.run()
+    assert not at.exception, at.exception
+    # the public copy of the old content is gone the moment the index changed
+    assert not public.exists()
+
+
+def test_password_guessing_is_locked_out_in_the_app(app_env, tmp_path, monkeypatch):
+    from kommunesoeg.ui import login as login_page
+
+    # a frozen clock: the 1-second lockout must not run out while the app reruns
+    monkeypatch.setattr(login_page, "_now", lambda: 1_000_000.0)
+    at = start()
+    for attempt in range(4):
+        login(at, password=f"gæt {attempt}")
+        assert [e.value for e in at.error] == ["Forkert brugernavn eller adgangskode."]
+    login(at, password="gæt 5")
+    assert [e.value for e in at.error] == ["For mange forkerte forsøg – prøv igen om 1 sekunder."]
+    # a new session (another browser tab) with the right password is refused while locked
+    at = login(start(), password=PASSWORD)
+    assert "Kvalitet" not in [t.label for t in at.tabs]
+    assert "For mange forkerte forsøg" in at.error[0].value
+    audit = (tmp_path / "audit" / "audit.jsonl").read_text(encoding="utf-8")
+    actions = [json.loads(line)["action"] for line in audit.splitlines()]
+    assert actions == ["login_fejl"] * 5 + ["login_spaerring", "login_spaerret"]
 
 
 def test_wrong_password_stays_public(app_env):

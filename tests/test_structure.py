@@ -200,6 +200,16 @@ def test_closed_agenda_entry(parsed):
     assert not any(s.closed for s in sections if "Orienteringspunkter" in s.text)
 
 
+def test_only_the_marked_material_is_closed(parsed):
+    """The marker word is matched fuzzily (OCR damage) and in many positions; on the real
+    corpus, born-digital and scanned, that must close exactly what is marked Lukket:
+    the MBU closed attachment and the MSB agenda entry "(lukket punkt)"."""
+    closed = {(name, s.bilag) for name, (_, secs) in parsed.items() for s in secs if s.closed}
+    assert closed == {(MBU, 3), (MSB_MAR, 2)}
+    msb = [s for s in parsed[MSB_MAR][1] if s.closed]
+    assert len(msb) == 2 and all("Sygedagpenge regres (lukket punkt)" in s.text for s in msb)
+
+
 def test_udvalg_agenda_under_packet_item(parsed):
     _, sections = parsed[MSB_MAR]
     agenda = next(s for s in sections if "Mødetid: Kl. 18.15 – 20.00" in s.text)

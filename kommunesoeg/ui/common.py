@@ -7,6 +7,7 @@ fast and a re-index is picked up on the next rerun without restarting the app.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,13 @@ from typing import TypeVar
 
 import streamlit as st
 
-from indexer.errors import IndexNotFound, InvalidQuery, KommunesoegError
+from indexer.errors import (
+    DocumentError,
+    IndexDamaged,
+    IndexNotFound,
+    InvalidQuery,
+    KommunesoegError,
+)
 from retriever.models import Filters
 
 INDEX_ENV = "KOMMUNESOEG_INDEX"
@@ -27,6 +34,20 @@ BUILD_COMMAND = "kommunesoeg index corpus/"
 MAX_INPUT_CHARS = 20_000
 
 T = TypeVar("T")
+
+log = logging.getLogger("kommunesoeg.app")
+
+
+def configure_logging() -> None:
+    """Make sure the app's log (logger "kommunesoeg") reaches stderr, with times, so what
+    the browser is not shown is found in the server log. A handler configured by whoever
+    runs the app (root logger) is used as it is."""
+    root = logging.getLogger("kommunesoeg")
+    root.setLevel(logging.INFO)
+    if not root.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
 
 
 def index_dir() -> Path:
@@ -65,18 +86,39 @@ def get_searcher():
 
 
 def searcher_or_stop():
-    """The Searcher, or a friendly explanation of how to build the index and st.stop()."""
-    try:
-        return get_searcher()
-    except IndexNotFound:
+    """The Searcher, or one short Danish message and st.stop().
+
+    Never built yet: how to build it. Damaged (a dangling `current`, a generation that does
+    not load, anything the reader raises): a fixed message for the user and the details in
+    the server log, because exception texts carry server paths.
+    """
+    index = index_dir()
+    gen = generation(index)
+    if gen is None and not _has_index_traces(index):
         st.info(
             "Der er endnu ikke bygget et søgeindeks. Byg det fra mappen med PDF-filerne "
             f"med kommandoen `{BUILD_COMMAND}` og genindlæs siden."
         )
         st.stop()
-    except KommunesoegError as exc:
-        st.error(f"Søgeindekset kunne ikke indlæses: {exc}")
+    try:
+        if gen is None:
+            raise IndexDamaged(f"{index}: `current` peger ikke på en færdig generation")
+        return _load_searcher(str(index.resolve()), gen)
+    except Exception as exc:
+        log.error("søgeindekset %s kunne ikke indlæses: %s", index, exc, exc_info=exc)
+        st.error(INDEX_DAMAGED_TEXT)
         st.stop()
+
+
+def _has_index_traces(index: Path) -> bool:
+    """True when `index` was meant to hold an index: a `current` link (even a dangling or
+    looping one), a completed generation, or a plain file where the folder should be."""
+    try:
+        if index.is_file() or (index / "current").is_symlink() or (index / "current").exists():
+            return True
+        return any((gen / "manifest.json").exists() for gen in index.glob("gen-*"))
+    except OSError:
+        return True
 
 
 # ---------------------------------------------------------------------- role
@@ -93,17 +135,78 @@ def is_internal() -> bool:
 
 
 # ---------------------------------------------------------------------- errors
+INDEX_DAMAGED_TEXT = (
+    "Søgeindekset kan ikke bruges lige nu: det er beskadiget eller ufuldstændigt. "
+    "Kontakt den, der driver Kommunesøg – fejlen er skrevet i serverens log."
+)
+UNEXPECTED_TEXT = (
+    "Der opstod en uventet fejl, så siden kan ikke vises. Prøv igen om lidt – "
+    "fejlen er skrevet i serverens log."
+)
+# Domain errors by class name (checked along the class hierarchy, so a subclass a library
+# module adds later gets its parent's text). Fixed texts: exception messages name server paths.
+_ERROR_TEXTS = {
+    "IndexNotFound": f"Der er intet søgeindeks endnu. Byg det med: `{BUILD_COMMAND}`",
+    "IndexDamaged": INDEX_DAMAGED_TEXT,
+    "ModelMismatch": "Søgeindekset er bygget med en anden sprogmodel end den, appen bruger.",
+    "UnknownModel": "Sprogmodellen, som søgeindekset kræver, findes ikke på serveren.",
+    "MissingDependency": "En programpakke, som denne funktion kræver, er ikke installeret.",
+    "IndexLocked": "Indekset bliver bygget lige nu af en anden. Prøv igen om lidt.",
+    "DiskFull": "Disken er fuld, så indekset kunne ikke skrives. Det gamle indeks bruges stadig.",
+    "ReadOnlyIndex": "Indeksmappen kan ikke skrives på serveren. Det gamle indeks bruges stadig.",
+    "NothingIndexed": "Der blev ikke fundet nogen fil, der kunne indekseres.",
+    "AuditLogError": (
+        "Intern brug skal skrives i revisionsloggen, men loggen kan ikke skrives på serveren. "
+        "Kontakt den, der driver Kommunesøg."
+    ),
+    "UsersFileError": "Login er ikke sat op korrekt. Kontakt den, der driver Kommunesøg.",
+}
+
+
+def error_text(exc: BaseException) -> str:
+    """One short Danish line for `exc`, safe to show to anyone (no paths, no code).
+
+    DocumentError names only the file's base name and the reason; InvalidQuery explains
+    the user's own input; every other error gets a fixed text chosen by its type.
+    """
+    if isinstance(exc, DocumentError):
+        return f"{Path(exc.file).name}: {exc.reason}"
+    if isinstance(exc, InvalidQuery):
+        return _invalid_query_text(str(exc))
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _ERROR_TEXTS:
+            return _ERROR_TEXTS[cls.__name__]
+    return UNEXPECTED_TEXT
+
+
+@contextmanager
+def page_guard(page: str) -> Iterator[None]:
+    """Whatever goes wrong while `page` renders ends as one Danish st.error, never a
+    traceback: the details (type, message, stack) go to the server log only.
+
+    st.stop() and st.rerun() pass through (they are BaseExceptions, not errors)."""
+    try:
+        yield
+    except KommunesoegError as exc:
+        log.warning("%s: %s: %s", page, type(exc).__name__, exc)
+        st.error(error_text(exc))
+    except Exception:
+        log.exception("uventet fejl på siden %s", page)
+        st.error(UNEXPECTED_TEXT)
+
+
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Turn the library's domain errors into one Danish line instead of a traceback."""
     try:
         yield
     except InvalidQuery as exc:
-        st.warning(f"{_invalid_query_text(str(exc))}")
+        st.warning(_invalid_query_text(str(exc)))
     except IndexNotFound:
         st.info(f"Der er intet søgeindeks endnu. Byg det med: `{BUILD_COMMAND}`")
     except KommunesoegError as exc:
-        st.error(str(exc))
+        log.warning("%s: %s", type(exc).__name__, exc)
+        st.error(error_text(exc))
 
 
 def _invalid_query_text(message: str) -> str:

@@ -1,16 +1,32 @@
-"""Dokumenter: what is indexed, how old the index is, and (internal) upload + re-index."""
+"""Dokumenter: what is indexed, how old the index is, and (internal) upload + re-index.
+
+Uploads go through kommunesoeg.uploads (checked before anything is stored, versions kept,
+never an overwrite); the re-index makes the index mirror the corpus folder.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from kommunesoeg.ui.common import corpus_dir, danish_date, index_dir, is_internal, role
+from indexer.errors import DocumentError, KommunesoegError
+from kommunesoeg.ui.common import (
+    corpus_dir,
+    danish_date,
+    error_text,
+    get_searcher,
+    index_dir,
+    is_internal,
+    role,
+)
+from kommunesoeg.ui.sources import sync_public_copies_once
+from kommunesoeg.uploads import MAX_UPLOAD_MB, VERSIONS_DIR, shown_name, store_upload
 
-ALLOWED_SUFFIXES = (".pdf", ".txt")
+log = logging.getLogger("kommunesoeg.app")
 
 
 def render(searcher) -> None:
@@ -77,24 +93,47 @@ def _upload_and_reindex() -> None:
     st.divider()
     st.subheader("Tilføj dokumenter og genindekser")
     target = corpus_dir()
-    st.caption(f"Filerne gemmes i `{target}` – den mappe indekset bygges fra.")
+    st.caption(
+        f"Filerne gemmes i `{target}` – den mappe indekset bygges fra. En fil med et navn, "
+        f"der findes i forvejen, bliver en ny version; de tidligere versioner gemmes i "
+        f"`{VERSIONS_DIR}/`. Højst {MAX_UPLOAD_MB} MB pr. fil."
+    )
     uploads = st.file_uploader(
         "PDF- eller tekstfiler", type=["pdf", "txt"], accept_multiple_files=True, key="doc_upload"
     )
     if uploads and st.button("Gem filerne", key="doc_save"):
         for upload in uploads:
-            name = Path(upload.name).name
-            if Path(name).suffix.lower() not in ALLOWED_SUFFIXES or name.startswith("."):
-                st.error(f"{name}: kun PDF- og tekstfiler kan tilføjes.")
-                continue
-            target.mkdir(parents=True, exist_ok=True)
-            (target / name).write_bytes(upload.getvalue())
-            st.success(f"{name} er gemt.")
+            _save(target, upload)
     if st.button("Genindekser nu", type="primary", key="doc_reindex"):
         _reindex(target)
 
 
+def _save(corpus: Path, upload) -> None:
+    """Check and store one upload; one Danish line says what happened to it."""
+    with st.spinner(f"Kontrollerer {shown_name(upload.name)} …"):
+        try:
+            stored = store_upload(corpus, upload.name, upload.getvalue())
+        except DocumentError as exc:
+            st.error(f"{exc.file}: {exc.reason}. Filen er ikke gemt; intet er ændret.")
+            return
+    name = stored.name
+    if stored.renamed_from:
+        name = f"{stored.name} (uploadet som {stored.renamed_from})"
+    if stored.status == "ny":
+        st.success(f"{name} er gemt.")
+    elif stored.status == "uændret":
+        st.info(f"{name} er uændret – filen findes allerede med samme indhold.")
+    elif stored.status == "gendannet":
+        st.success(f"{name}: version {stored.version} er gjort til den aktuelle igen.")
+    else:
+        st.success(
+            f"{name} er gemt som version {stored.version}; de tidligere versioner er bevaret."
+        )
+
+
 def _reindex(corpus: Path) -> None:
+    """Rebuild the index so it mirrors the corpus folder (`prune`: files gone from the folder
+    leave the index), then drop public copies the new index no longer backs."""
     from indexer.build import build_index
 
     bar = st.progress(0.0, text="Starter genindeksering …")
@@ -104,17 +143,42 @@ def _reindex(corpus: Path) -> None:
         bar.progress(fraction, text=message or f"{done} af {total}")
 
     try:
-        report = build_index([corpus], index_dir(), progress=progress)
-    except Exception as exc:  # noqa: BLE001 - shown to the operator, index stays as it was
+        report = build_index([corpus], index_dir(), progress=progress, prune=True)
+    except KommunesoegError as exc:
         bar.empty()
-        st.error(f"Genindekseringen mislykkedes; det gamle indeks bruges stadig. ({exc})")
+        log.warning("genindeksering: %s: %s", type(exc).__name__, exc)
+        _show_file_errors(getattr(exc, "errors", []))
+        st.error(f"Genindekseringen mislykkedes; det gamle indeks bruges stadig. {error_text(exc)}")
+        return
+    except Exception:
+        bar.empty()
+        log.exception("genindeksering af %s mislykkedes", corpus)
+        st.error(
+            "Genindekseringen mislykkedes; det gamle indeks bruges stadig. "
+            "Fejlen er skrevet i serverens log."
+        )
         return
     bar.progress(1.0, text="Færdig")
-    errors = list(getattr(report, "errors", []) or [])
-    if errors:
-        st.warning(f"{len(errors)} fil(er) kunne ikke indekseres:")
-        for error in errors:
-            file = getattr(error, "file", "")
-            reason = getattr(error, "reason", str(error))
-            st.markdown(f"- **{file}**: {reason}")
+    _show_file_errors(list(getattr(report, "errors", []) or []))
+    _drop_stale_public_copies()
     st.success("Indekset er opdateret. Søgninger bruger nu de nye dokumenter.")
+
+
+def _show_file_errors(errors: list) -> None:
+    if not errors:
+        return
+    st.warning(f"{len(errors)} fil(er) kunne ikke indekseres:")
+    for error in errors:
+        file = Path(str(getattr(error, "file", ""))).name
+        reason = getattr(error, "reason", str(error))
+        st.markdown(f"- **{file}**: {reason}")
+
+
+def _drop_stale_public_copies() -> None:
+    """Right after the build, not on the next page view: a document that left the index (or
+    changed) must not stay downloadable in its old public form."""
+    try:
+        searcher = get_searcher()
+        sync_public_copies_once(str(searcher.reader.gen_dir), searcher)
+    except Exception:  # the next page view tries again (app.py syncs every new generation)
+        log.exception("forældede offentlige kopier kunne ikke fjernes efter genindeksering")

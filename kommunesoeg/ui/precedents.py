@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import html
-import tempfile
-from pathlib import Path
 
 import streamlit as st
 
+from indexer.errors import InvalidQuery
 from kommunesoeg.ui.cards import outcome_badge, render_hit
-from kommunesoeg.ui.common import check_length, danish_date, run_query, user
+from kommunesoeg.ui.common import danish_date, run_query, user
+from retriever.casetext import case_text_from_bytes, prepare_case_text
 from retriever.models import Filters
 
-# The retriever limits query length; a case text is cut to its opening, which is where an
-# indstilling states what the case is about.
-CASE_CHARS = 1900
 
-
-def _uploaded_text(upload) -> str | None:
-    """Text of an uploaded .txt/.pdf through the indexer's own extractor (OCR included)."""
-    from indexer.errors import DocumentError
-    from indexer.extract import extract_pages
-
-    suffix = Path(upload.name).suffix.lower()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"sag{suffix}"
-        path.write_bytes(upload.getvalue())
-        try:
-            pages = extract_pages(path)
-        except DocumentError as exc:
-            st.error(f"{upload.name} kan ikke læses: {exc.reason}")
-            return None
-    return "\n".join(p.text for p in pages)
+def _case_text(text: str, upload) -> str | None:
+    """The case as the retriever will use it, from the upload if there is one, else the
+    pasted text; prepared exactly as `kommunesoeg precedents` prepares it (no cut at a fixed
+    length: the retriever condenses a long case itself). A bad upload or unusable text is
+    shown as one Danish line and gives None."""
+    try:
+        if upload is not None:  # PDF (OCR included) or text in any common encoding
+            return case_text_from_bytes(upload.name, upload.getvalue())
+        return prepare_case_text(text)
+    except InvalidQuery as exc:
+        field, _, reason = str(exc).partition(": ")
+        st.warning(f"Sagen kan ikke bruges: {reason if field in ('case', 'file') else exc}")
+        return None
 
 
 def render(searcher, filters: Filters) -> None:
@@ -44,16 +38,13 @@ def render(searcher, filters: Filters) -> None:
         upload = st.file_uploader("… eller upload sagen", type=["txt", "pdf"], key="case_upload")
         submitted = st.form_submit_button("Find lignende sager", type="primary")
     if submitted:
-        case = text
-        if upload is not None:
-            case = _uploaded_text(upload)
-            if case is None:
-                return
+        case = _case_text(text, upload)
         st.session_state["case_submitted"] = case
+        if case is None:
+            return
     case = st.session_state.get("case_submitted")
-    if case is None or not check_length(case):
+    if case is None:
         return
-    case = case.strip()[:CASE_CHARS]
     with st.spinner("Leder efter lignende sager …"):
         found = run_query(searcher, "precedents", case, k=10, filters=filters, user=user())
     if found is None:

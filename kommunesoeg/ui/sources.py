@@ -15,8 +15,13 @@ same SHA-256 as indexed, are ever copied or read; a name from anywhere else is r
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import subprocess
+import tempfile
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import streamlit as st
 from pypdf import PdfReader, PdfWriter
@@ -25,6 +30,9 @@ from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from kommunesoeg.ui.common import corpus_dir
 
 STATIC_SUBDIR = "kilder"
+# PDF metadata key of a public copy: "<sha256 of the source>;<closed pages>"
+_STAMP_KEY = "/KommunesoegKilde"
+log = logging.getLogger("kommunesoeg.app")
 _NOTICE = "Denne side indeholder lukkede punkter og er ikke offentlig."
 
 
@@ -63,47 +71,117 @@ def public_pdf_url(searcher, document: str, page: int) -> str | None:
     name = _ensure_public_copy(searcher, document)
     if name is None:
         return None
-    return f"app/static/{STATIC_SUBDIR}/{name}#page={int(page)}"
+    return f"app/static/{STATIC_SUBDIR}/{quote(name)}#page={int(page)}"
+
+
+def sync_public_copies(searcher) -> list[str]:
+    """Remove every public copy that is not exactly what the loaded index says it should be.
+
+    A copy stays only when its document is in the index with the same SHA-256 and the same
+    closed pages as the copy was written for (recorded in the copy's own PDF metadata, which
+    shows nothing the copy's blanked pages do not already show). So after a re-index a
+    removed document is no longer served, and a changed one (new content, or a page now
+    found to be closed) is not served in its old form until it is written again.
+    Returns the removed file names.
+    """
+    folder = static_root() / STATIC_SUBDIR
+    if not folder.is_dir():
+        return []
+    rows = _document_rows(searcher)
+    closed = _closed_by_document(searcher)
+    removed: list[str] = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or _being_written(path):
+            continue
+        row = rows.get(path.name)
+        expected = _stamp(row.get("sha256") or "", closed.get(path.name, set())) if row else None
+        if expected is None or _copy_stamp(path) != expected:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    if removed:
+        log.info("fjernede %d forældede offentlige kopier: %s", len(removed), ", ".join(removed))
+    return removed
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def sync_public_copies_once(gen_dir: str, _searcher) -> list[str]:
+    """`sync_public_copies` once per index generation and process (cheap on every rerun)."""
+    return sync_public_copies(_searcher)
 
 
 def _ensure_public_copy(searcher, document: str) -> str | None:
     source = source_path(searcher, document)
     if source is None:
         return None
-    _remove_stale_copies(str(searcher.reader.gen_dir), frozenset(_document_rows(searcher)))
+    sync_public_copies_once(str(searcher.reader.gen_dir), searcher)
     sha = _document_rows(searcher)[document].get("sha256") or _sha256(source)
-    closed = tuple(sorted(closed_pages(searcher, document)))
-    return _public_copy(str(source), document, sha, closed)
-
-
-@st.cache_resource(max_entries=4096, show_spinner=False)
-def _public_copy(source: str, document: str, sha: str, closed: tuple[int, ...]) -> str | None:
-    # Keyed by content hash and closed pages: written once per process and per change,
-    # so a re-index that closes a page replaces the public copy before it is linked again.
-    target_dir = static_root() / STATIC_SUBDIR
-    target = target_dir / document
+    closed = closed_pages(searcher, document)
+    stamp = _stamp(sha, closed)
+    target = static_root() / STATIC_SUBDIR / document
+    if target.is_file() and _copy_stamp(target) == stamp:
+        return document
     try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target_dir / f".{document}.tmp"
-        write_public_copy(Path(source), set(closed), tmp)
-        tmp.replace(target)
-    except OSError:
-        return None  # read-only app folder: no link; the passage and page image remain
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            write_public_copy(source, closed, Path(tmp), stamp=stamp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except Exception:  # read-only folder, or a PDF pypdf cannot rewrite
+        log.exception("den offentlige kopi af %s kunne ikke skrives", document)
+        return None  # no link; the passage and the page image remain
     return document
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _remove_stale_copies(gen_dir: str, indexed: frozenset[str]) -> None:
-    # Once per generation: a document dropped from the index is no longer served.
-    folder = static_root() / STATIC_SUBDIR
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if path.is_file() and path.name not in indexed:
-            path.unlink(missing_ok=True)
+def _closed_by_document(searcher) -> dict[str, set[int]]:
+    pages: dict[str, set[int]] = {}
+    for chunk in searcher.reader.chunks:
+        if chunk.closed:
+            pages.setdefault(chunk.document, set()).update(
+                range(chunk.page_start, chunk.page_end + 1)
+            )
+    return pages
 
 
-def write_public_copy(source: Path, closed: set[int], out: Path) -> None:
+def _stamp(sha: str, closed: set[int]) -> str:
+    """What a public copy was written from: the source's SHA-256 and its blanked pages."""
+    return f"{sha};{','.join(str(p) for p in sorted(closed))}"
+
+
+def _being_written(path: Path) -> bool:
+    """A temporary file another session is writing right now (left alone for 10 minutes)."""
+    try:
+        fresh = time.time() - path.stat().st_mtime < 600
+    except OSError:
+        return False
+    return path.name.startswith(".") and path.name.endswith(".tmp") and fresh
+
+
+def _copy_stamp(path: Path) -> str | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _copy_stamp_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def _copy_stamp_cached(path: str, mtime_ns: int, size: int) -> str | None:
+    # keyed by mtime and size: a rewritten copy is read again
+    try:
+        value = (PdfReader(path).metadata or {}).get(_STAMP_KEY)
+    except Exception:  # noqa: BLE001 - an unreadable copy is a stale copy
+        return None
+    return str(value) if value is not None else None
+
+
+def write_public_copy(
+    source: Path, closed: set[int], out: Path, *, stamp: str | None = None
+) -> None:
+    """Copy `source` to `out` with every page in `closed` replaced by a notice page."""
     reader = PdfReader(source)
     writer = PdfWriter()
     for number, page in enumerate(reader.pages, start=1):
@@ -112,6 +190,8 @@ def write_public_copy(source: Path, closed: set[int], out: Path) -> None:
             _notice_page(writer, float(box.width), float(box.height))
         else:
             writer.add_page(page)
+    if stamp is not None:
+        writer.add_metadata({_STAMP_KEY: stamp})
     with out.open("wb") as fh:
         writer.write(fh)
 
