@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kommunesoeg.core.results import Filters
 from kommunesoeg.ui import (
     ask,
     cards,
@@ -28,7 +29,6 @@ from kommunesoeg.ui.common import (
     searcher_or_stop,
     sidebar_filters,
 )
-from retriever.models import Filters
 
 
 def main() -> None:

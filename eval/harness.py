@@ -26,8 +26,9 @@ from pathlib import Path
 
 from eval.questions import QUESTION_TYPES, Question, load_questions
 from eval.relevance import contains_evidence, is_relevant
-from indexer.errors import KommunesoegError
-from retriever.models import ROLES, Hit
+from kommunesoeg.core.errors import KommunesoegError
+from kommunesoeg.core.results import Hit
+from kommunesoeg.core.roles import ROLES
 
 # Configuration name -> (which index, search mode). "naive" is the tutorial baseline:
 # fixed 1000-character chunks without structure or headers, dense retrieval only.

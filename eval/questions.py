@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.errors import KommunesoegError
+from kommunesoeg.core.errors import KommunesoegError
 
 QUESTION_TYPES = (
     "decision",

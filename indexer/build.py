@@ -36,17 +36,17 @@ from indexer.chunk import make_chunks, naive_chunks
 from indexer.decisions import extract_decisions
 from indexer.dedupe import mark_duplicates
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
-from indexer.errors import (
+from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
+from indexer.structure import parse_document
+from kommunesoeg.core.errors import (
     DocumentError,
     IndexDamaged,
     InvalidSetting,
     KommunesoegError,
     NothingIndexed,
 )
-from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
-from indexer.models import Chunk, Decision
-from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
-from indexer.structure import parse_document
+from kommunesoeg.core.models import Chunk, Decision
 
 CHUNKINGS = ("structured", "naive")
 WINDOW_SENTENCES = 3
@@ -55,9 +55,13 @@ WINDOW_SENTENCES = 3
 EMBED_GROUP = 32
 # Source files whose code decides what a file parses into. A change in any of them makes
 # the next build parse every file again (embeddings stay cached by text).
-_PARSE_MODULES = ("extract", "ocr", "textclean", "structure", "chunk", "decisions", "models")
+_PARSE_MODULES = (
+    "indexer/extract.py", "indexer/ocr.py", "indexer/textclean.py", "indexer/structure.py",
+    "indexer/chunk.py", "indexer/decisions.py", "kommunesoeg/core/models.py",
+    "kommunesoeg/core/sentences.py", "kommunesoeg/core/outcomes.py",
+)
 # ... and files that only change how the parsed chunks are indexed.
-_INDEX_MODULES = ("indexer/dedupe.py", "retriever/lexical.py", "retriever/textnorm.py")
+_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "kommunesoeg/core/textnorm.py")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -312,7 +316,7 @@ def _settings(embedder: Embedder, chunking: str, chunk_size: int, chunk_overlap:
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
         "window_sentences": WINDOW_SENTENCES,
-        "code": _source_fingerprint([root / "indexer" / f"{m}.py" for m in _PARSE_MODULES]),
+        "code": _source_fingerprint([root / m for m in _PARSE_MODULES]),
     }
     return {
         "format": store.FORMAT_VERSION,
@@ -633,7 +637,7 @@ def _write_generation(
         faiss.write_index(dense, str(gen_dir / store.DENSE))
         chunk_dense, _ = store.make_faiss_index(vectors.chunks, vectors.dim, faiss_kind)
         faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
-        from retriever.lexical import build_lexical
+        from indexer.lexical import build_lexical
 
         build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR)
         manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys, faiss_params)

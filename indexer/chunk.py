@@ -10,13 +10,13 @@ the evaluation harness compares against.
 from __future__ import annotations
 
 import hashlib
-import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from indexer.models import Chunk, MeetingInfo, Page, Section
+from kommunesoeg.core.models import Chunk, MeetingInfo, Page, Section
+from kommunesoeg.core.sentences import cut_long, split_sentences
 
 # Paragraph, then a line that ends a sentence, then any line, then a sentence inside a line.
 # The PDFs wrap lines mid-sentence, so ".\n" is a much better cut than a bare "\n".
@@ -29,112 +29,6 @@ _KIND_LABELS = {
     "baggrund": "Baggrund",
     "dagsorden": "Dagsorden",
 }
-
-# --- sentences --------------------------------------------------------------------------------
-
-# Words after which a period does not end a Danish sentence.
-ABBREVIATIONS = {
-    "jf",
-    "kr",
-    "mio",
-    "mia",
-    "d",
-    "ca",
-    "bl.a",
-    "f.eks",
-    "nr",
-    "fx",
-    "evt",
-    "hhv",
-    "inkl",
-    "ekskl",
-    "mv",
-    "m.v",
-    "mm",
-    "m.m",
-    "pr",
-    "ift",
-    "kl",
-    "min",
-    "stk",
-    "vedr",
-    "tlf",
-    "dvs",
-    "osv",
-    "m.fl",
-    "el",
-    "ang",
-    "iht",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "aug",
-    "sep",
-    "sept",
-    "okt",
-    "nov",
-    "dec",
-    "pkt",
-    "ref",
-    "afd",
-    "bl",
-    "f",
-    "tv",
-    "ekstra",
-    "st",
-    "s",
-    "pct",
-    "gl",
-    "ex",
-    "p.t",
-    "a.p",
-    "i.e",
-    "e.g",
-    "etc",
-    "resp",
-    "sek",
-    "t",
-    "hr",
-    "fr",
-    "dr",
-}
-# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and an
-# uppercase letter, digit, quote or bullet.
-_END_RE = re.compile(r"([.!?][\"”’)\]]*)\s+(?=[A-ZÆØÅ0-9\"“”(•◦–-])")
-_BULLET_RE = re.compile(r"\n\s*(?=[•◦▪●]|- |\d{1,2}[.)] |[a-z]\) )")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split Danish text into sentences; abbreviations, ordinals and initials do not end one.
-
-    List items (bullets, "1. ...") start a new sentence even without a period before them,
-    since minutes are full of bullet lists of decisions.
-    """
-    pieces: list[str] = []
-    for block in _BULLET_RE.split(text):
-        block = re.sub(r"\s+", " ", block).strip()
-        if not block:
-            continue
-        start = 0
-        for m in _END_RE.finditer(block):
-            before = block[start : m.start() + 1]
-            word = re.search(r"(\S+)\.$", before.rstrip('"”’)]'))
-            if m.group(1).startswith(".") and word:
-                token = word.group(1).lower().lstrip('("“')
-                if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
-                    continue
-                if token.isdigit() and before.strip() == f"{token}.":
-                    continue  # a list number "2. Beslutningspunkter" starts, not ends, a sentence
-                if re.fullmatch(r"(\w\.)+\w", token):  # "a.p", "bl.a" style initialisms
-                    continue
-            pieces.append(block[start : m.end(1)].strip())
-            start = m.end()
-        tail = block[start:].strip()
-        if tail:
-            pieces.append(tail)
-    return [p for p in pieces if any(ch.isalnum() for ch in p)]
-
 
 def sentence_windows(
     text: str, window_sentences: int = 3, max_chars: int = WINDOW_MAX_CHARS
@@ -168,29 +62,6 @@ def sentence_windows(
             break
         i = j - 1 if j - 1 > i else j  # overlap one sentence, but always move forward
     return windows
-
-
-def cut_long(sentence: str, max_chars: int) -> list[str]:
-    """Cut at word boundaries into pieces of at most `max_chars`; a longer "word" (a URL,
-    a run of characters) is cut hard, so no piece ever exceeds the limit."""
-    if len(sentence) <= max_chars:
-        return [sentence]
-    out: list[str] = []
-    words = [
-        word[i : i + max_chars]
-        for word in sentence.split(" ")
-        for i in range(0, max(len(word), 1), max_chars)
-    ]
-    cur = ""
-    for w in words:
-        if cur and len(cur) + 1 + len(w) > max_chars:
-            out.append(cur)
-            cur = w
-        else:
-            cur = f"{cur} {w}" if cur else w
-    if cur:
-        out.append(cur)
-    return out
 
 
 # --- chunks -----------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import click
 
-ROLES = ("public", "internal")
-
+from kommunesoeg.core.roles import ROLES
 
 index_option = click.option(
     "--index",
@@ -56,7 +55,7 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
     """
     from indexer.build import build_index
     from indexer.embed import get_embedder
-    from indexer.errors import NothingIndexed
+    from kommunesoeg.core.errors import NothingIndexed
 
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("skal være mindre end --chunk-size", param_hint="--chunk-overlap")

@@ -43,7 +43,7 @@ import zlib
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from indexer.models import Chunk
+from kommunesoeg.core.models import Chunk
 
 MIN_CHARS = 200
 SKETCH_SIZE = 8

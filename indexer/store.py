@@ -36,7 +36,7 @@ from typing import Self
 import faiss
 import numpy as np
 
-from indexer.errors import (
+from kommunesoeg.core.errors import (
     DiskFull,
     IndexDamaged,
     IndexFileDamaged,
@@ -46,7 +46,7 @@ from indexer.errors import (
     ModelMismatch,
     ReadOnlyIndex,
 )
-from indexer.models import Chunk, Decision
+from kommunesoeg.core.models import Chunk, Decision
 
 CURRENT = "current"
 MANIFEST = "manifest.json"

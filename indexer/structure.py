@@ -30,7 +30,6 @@ from pathlib import PurePath
 
 from rapidfuzz import fuzz
 
-from indexer.models import MeetingInfo, Page, Section
 from indexer.textclean import (
     MAX_LABEL_CONTINUATION,
     clean_lines,
@@ -43,6 +42,7 @@ from indexer.textclean import (
     parse_label,
     split_closed_marker,
 )
+from kommunesoeg.core.models import MeetingInfo, Page, Section
 
 # --- patterns -----------------------------------------------------------------------------
 

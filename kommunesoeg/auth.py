@@ -27,7 +27,7 @@ from pathlib import Path
 import bcrypt
 import click
 
-from indexer.errors import KommunesoegError
+from kommunesoeg.core.errors import KommunesoegError
 
 USERS_FILE_ENV = "KOMMUNESOEG_USERS_FILE"
 

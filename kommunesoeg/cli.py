@@ -6,7 +6,7 @@ import errno
 
 import click
 
-from indexer.errors import KommunesoegError
+from kommunesoeg.core.errors import KommunesoegError
 
 
 class _Group(click.Group):

@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import DocumentError
 from indexer.extract import extract_pages
 from indexer.store import atomic_write, sha256_file
+from kommunesoeg.core.errors import DocumentError
 
 ALLOWED_SUFFIXES = (".pdf", ".txt")
 # Same number as `server.maxUploadSize` in .streamlit/config.toml and nginx's

@@ -7,9 +7,9 @@ shown, cited, counted or listed under "also in".
 
 from __future__ import annotations
 
-from indexer.errors import InvalidQuery
-from indexer.models import Chunk, Decision
-from retriever.models import ROLES
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.roles import ROLES
 
 
 def check_role(role: str) -> str:

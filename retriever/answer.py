@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.chunk import split_sentences as chunk_sentences
-from indexer.decisions import OUTCOME_RULES, find_followups, strip_item_heading
+from kommunesoeg.core.outcomes import OUTCOME_RULES, find_followups, strip_item_heading
+from kommunesoeg.core.results import Answer, AnswerSentence, Filters, Hit
+from kommunesoeg.core.sentences import split_sentences as chunk_sentences
+from kommunesoeg.core.textnorm import content_terms, tokenize
 from retriever.answertype import expected_type, holds_answer_type
 from retriever.intent import is_decision_question
-from retriever.models import Answer, AnswerSentence, Filters, Hit
-from retriever.textnorm import content_terms, tokenize
 
 if TYPE_CHECKING:
     from retriever.search import Searcher
@@ -313,7 +313,7 @@ def answer_question(
     """
     mode = mode or os.environ.get("KOMMUNESOEG_ANSWER_MODE", "extractive")
     if mode not in ("extractive", "generative"):
-        from indexer.errors import InvalidQuery
+        from kommunesoeg.core.errors import InvalidQuery
 
         raise InvalidQuery(f"mode: ukendt svartilstand '{mode}' (tilladt: extractive, generative)")
     hits = searcher.search(question, k=max(k, POOL), filters=filters, role=role, user=user)

@@ -15,8 +15,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer.errors import AuditLogError
-from retriever.models import Hit
+from kommunesoeg.core.errors import AuditLogError
+from kommunesoeg.core.results import Hit
 
 
 class AuditLog:

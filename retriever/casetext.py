@@ -16,8 +16,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from indexer.errors import DocumentError, InvalidQuery
 from indexer.extract import decode_text, extract_pages, read_regular_file
+from kommunesoeg.core.errors import DocumentError, InvalidQuery
 
 # A case is an indstilling of a few pages: 2 MB of text is ~1,000 pages, so anything larger
 # is a wrong file. A scanned PDF case is larger per page (the 5-page sample scan: 1.3 MB).

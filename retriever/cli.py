@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from retriever.models import Answer, Filters, Hit, Precedent, TimelineEntry
+from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
 
 SNIPPET_CHARS = 240
 

@@ -22,8 +22,8 @@ import re
 import urllib.error
 import urllib.request
 
-from indexer.chunk import split_sentences
-from retriever.models import Answer, AnswerSentence, Hit
+from kommunesoeg.core.results import Answer, AnswerSentence, Hit
+from kommunesoeg.core.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz
 
-from indexer.chunk import cut_long, split_sentences
-from indexer.errors import InvalidQuery
-from indexer.models import Chunk, Decision
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.results import Filters, Hit, Precedent
+from kommunesoeg.core.sentences import cut_long, split_sentences
+from kommunesoeg.core.textnorm import content_terms, tokenize
 from retriever.casetext import prepare_case_text
 from retriever.fusion import weighted_rrf
-from retriever.models import Filters, Hit, Precedent
 from retriever.search import MAX_QUERY_CHARS
-from retriever.textnorm import content_terms, tokenize
 
 if TYPE_CHECKING:
     from retriever.search import Searcher

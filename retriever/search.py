@@ -21,15 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embed import Embedder, get_embedder
-from indexer.errors import InvalidQuery
-from indexer.models import Chunk, Decision
+from indexer.lexical import LexicalIndex
 from indexer.store import IndexReader
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.results import Answer, Filters, Hit, Location, Precedent, TimelineEntry
 from retriever.access import check_role, may_see_chunk, may_see_decision
 from retriever.audit import AuditLog
 from retriever.fusion import weighted_rrf, zscore_fusion
 from retriever.intent import is_decision_question
-from retriever.lexical import LexicalIndex
-from retriever.models import Answer, Filters, Hit, Location, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
 
 MAX_QUERY_CHARS = 2000

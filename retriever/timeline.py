@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.models import Decision
-from retriever.models import Filters, TimelineEntry
-from retriever.textnorm import content_terms
+from kommunesoeg.core.models import Decision
+from kommunesoeg.core.results import Filters, TimelineEntry
+from kommunesoeg.core.textnorm import content_terms
 
 if TYPE_CHECKING:
     from retriever.search import Searcher

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from indexer.extract import extract_pages
-from indexer.models import Page
+from kommunesoeg.core.models import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

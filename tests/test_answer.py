@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import pytest
 
+from kommunesoeg.core.results import Filters
 from retriever.answer import NO_ANSWER, answer_question, split_sentences
 from retriever.generative import cited_sentences
-from retriever.models import Filters
 
 pytest_plugins = ["fixtures_index"]
 

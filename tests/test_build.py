@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clone_index
 
 from indexer.build import build_index, embedding_inputs, scan_inputs
-from indexer.errors import IndexLocked, IndexNotFound
 from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation
+from kommunesoeg.core.errors import IndexLocked, IndexNotFound
 
 pytest_plugins = ["fixtures_index"]
 

@@ -11,8 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 from eval.questions import SEED_TO_PDF
-from indexer.chunk import make_chunks, naive_chunks, sentence_windows, split_sentences
+from indexer.chunk import make_chunks, naive_chunks, sentence_windows
 from indexer.structure import parse_document
+from kommunesoeg.core.sentences import split_sentences
 
 MBU = "2023-01-10_MBU_raadmandsmoede.pdf"
 MSB_MAR = "2023-03-23_MSB_raadmandsmoede.pdf"

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.models import Page
 from indexer.structure import parse_document
+from kommunesoeg.core.models import Page
 
 pytest_plugins = ["fixtures_index"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from indexer.chunk import make_chunks
-from indexer.decisions import classify_outcome, decision_core, extract_decisions, find_followups
+from indexer.decisions import decision_core, extract_decisions
 from indexer.extract import extract_pages
-from indexer.models import Decision
 from indexer.structure import parse_document
-from retriever.models import OUTCOMES
+from kommunesoeg.core.models import Decision
+from kommunesoeg.core.outcomes import OUTCOMES, classify_outcome, find_followups
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

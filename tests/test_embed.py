@@ -15,7 +15,7 @@ from indexer.embed import (
     SentenceTransformerEmbedder,
     get_embedder,
 )
-from indexer.errors import ModelMismatch
+from kommunesoeg.core.errors import ModelMismatch
 
 pytest_plugins = ["fixtures_index"]
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from eval.harness import EvalError, ranking_metrics, run_evaluation
 from eval.questions import Question, QuestionSetError, load_questions, resolve_doc
 from eval.relevance import contains_evidence, is_relevant, normalise
-from retriever.models import Hit
+from kommunesoeg.core.results import Hit
 
 # the sample corpus indexed once per test session, shared with the other index tests
 pytest_plugins = ["fixtures_index"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from indexer.errors import DocumentError
 from indexer.extract import extract_pages
 from indexer.ocr import ocr_page_image, render_page
+from kommunesoeg.core.errors import DocumentError
 
 MBU = "2023-01-10_MBU_raadmandsmoede.pdf"
 MSB_MAR = "2023-03-23_MSB_raadmandsmoede.pdf"

@@ -25,8 +25,8 @@ import pytest
 from pypdf import PdfWriter
 
 from indexer import extract
-from indexer.errors import DocumentError
 from indexer.extract import extract_pages
+from kommunesoeg.core.errors import DocumentError
 
 pytest_plugins = ["fixtures_index"]
 
@@ -305,7 +305,7 @@ def _extract_in_child(path: Path) -> tuple[int, str]:
     code = textwrap.dedent(f"""
         import sys
         from indexer.extract import extract_pages
-        from indexer.errors import DocumentError
+        from kommunesoeg.core.errors import DocumentError
         try:
             extract_pages({str(path)!r})
             line = "OK"

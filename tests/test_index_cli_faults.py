@@ -167,7 +167,7 @@ def test_index_option_naming_a_file_or_a_foreign_folder(tmp_path, good_txt):
     assert a_file.read_text() == "mine noter"
 
     from indexer.build import build_index
-    from indexer.errors import IndexDamaged
+    from kommunesoeg.core.errors import IndexDamaged
 
     with pytest.raises(IndexDamaged, match="er en fil"):
         build_index([good_txt], a_file, progress=False)

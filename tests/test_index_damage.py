@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.errors import (
+from kommunesoeg.cli import cli
+from kommunesoeg.core.errors import (
     AuditLogError,
     IndexDamaged,
     IndexNotFound,
     KommunesoegError,
     ModelMismatch,
 )
-from kommunesoeg.cli import cli
 
 pytest_plugins = ["fixtures_index"]
 

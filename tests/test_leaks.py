@@ -24,9 +24,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from indexer.errors import InvalidQuery
 from kommunesoeg.cli import cli
-from retriever.models import Answer, Filters, Hit, Precedent, TimelineEntry
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
 
 pytest_plugins = ["fixtures_index"]

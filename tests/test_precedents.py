@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import InvalidQuery
-from retriever.models import OUTCOMES, Filters
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.outcomes import OUTCOMES
+from kommunesoeg.core.results import Filters
 from retriever.precedents import case_windows, find_precedents
 from retriever.timeline import build_timeline
 

@@ -1,6 +1,6 @@
 """Bad input on the search side: every case is refused with a clear message naming the field.
 
-Library callers get `indexer.errors.InvalidQuery`; the CLI turns the same mistakes into one
+Library callers get `kommunesoeg.core.errors.InvalidQuery`; the CLI turns the same mistakes into one
 error line and a non-zero exit, never a traceback. None of it may touch the index: the
 generation directory's files hash the same before and after each case.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.errors import InvalidQuery
 from kommunesoeg.cli import cli
-from retriever.models import Filters, Hit
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.results import Filters, Hit
 
 pytest_plugins = ["fixtures_index"]
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from indexer import store
 from indexer.embed import SentenceTransformerEmbedder
-from indexer.errors import ModelMismatch
-from indexer.models import Chunk, Decision
 from indexer.store import DocumentRecord, EmbeddingCache, IndexReader
+from kommunesoeg.core.errors import ModelMismatch
+from kommunesoeg.core.models import Chunk, Decision
 
 pytest_plugins = ["fixtures_index"]
 

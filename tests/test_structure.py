@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from indexer.models import Page
 from indexer.structure import parse_document, parse_meeting
 from indexer.textclean import join_hyphenation, normalize_whitespace, remove_furniture
+from kommunesoeg.core.models import Page
 
 MBU = "2023-01-10_MBU_raadmandsmoede.pdf"
 MSB_FEB = "2023-02-23_MSB_raadmandsmoede.pdf"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import DocumentError
 from kommunesoeg import uploads
+from kommunesoeg.core.errors import DocumentError
 from kommunesoeg.uploads import VERSIONS_DIR, safe_name, store_upload, versions
 
 pytest_plugins = ["fixtures_index"]

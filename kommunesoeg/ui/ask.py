@@ -7,9 +7,9 @@ import re
 
 import streamlit as st
 
+from kommunesoeg.core.results import Answer, Filters
 from kommunesoeg.ui.cards import render_hit
 from kommunesoeg.ui.common import check_length, run_query, user
-from retriever.models import Answer, Filters
 
 EXAMPLES = (
     "Hvad blev besluttet om Opgang til Opgang?",

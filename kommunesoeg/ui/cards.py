@@ -12,10 +12,10 @@ import re
 
 import streamlit as st
 
+from kommunesoeg.core.results import Hit, Location
+from kommunesoeg.core.textnorm import content_terms, tokenize
 from kommunesoeg.ui import sources
 from kommunesoeg.ui.common import danish_date, is_internal
-from retriever.models import Hit, Location
-from retriever.textnorm import content_terms, tokenize
 
 _WORD = re.compile(r"[0-9A-Za-zÆØÅæøåÄÖÜäöüÉé]+(?:-[0-9A-Za-zÆØÅæøåÄÖÜäöüÉé]+)*")
 

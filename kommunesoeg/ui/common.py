@@ -17,14 +17,14 @@ from typing import TypeVar
 
 import streamlit as st
 
-from indexer.errors import (
+from kommunesoeg.core.errors import (
     DocumentError,
     IndexDamaged,
     IndexNotFound,
     InvalidQuery,
     KommunesoegError,
 )
-from retriever.models import Filters
+from kommunesoeg.core.results import Filters
 
 INDEX_ENV = "KOMMUNESOEG_INDEX"
 CORPUS_ENV = "KOMMUNESOEG_CORPUS"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from indexer.errors import DocumentError, KommunesoegError
+from kommunesoeg.core.errors import DocumentError, KommunesoegError
 from kommunesoeg.ui.common import (
     corpus_dir,
     danish_date,

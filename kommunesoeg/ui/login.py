@@ -14,8 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from indexer.errors import KommunesoegError
 from kommunesoeg import auth
+from kommunesoeg.core.errors import KommunesoegError
 from kommunesoeg.ui.common import index_dir
 
 log = logging.getLogger("kommunesoeg.app")

@@ -6,11 +6,11 @@ import html
 
 import streamlit as st
 
-from indexer.errors import InvalidQuery
+from kommunesoeg.core.errors import InvalidQuery
+from kommunesoeg.core.results import Filters
 from kommunesoeg.ui.cards import outcome_badge, render_hit
 from kommunesoeg.ui.common import danish_date, run_query, user
 from retriever.casetext import case_text_from_bytes, prepare_case_text
-from retriever.models import Filters
 
 
 def _case_text(text: str, upload) -> str | None:

@@ -51,7 +51,7 @@ def render() -> None:
 
 def _run(questions: Path, configs: list[str], tmp: Path) -> tuple[str, str, bytes | None] | None:
     from eval.harness import run_evaluation
-    from indexer.errors import KommunesoegError
+    from kommunesoeg.core.errors import KommunesoegError
 
     with st.status("Kører evalueringen …", expanded=False) as status:
         try:

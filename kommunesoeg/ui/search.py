@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kommunesoeg.core.results import Filters
 from kommunesoeg.ui.cards import render_hit
 from kommunesoeg.ui.common import check_length, run_query, user
-from retriever.models import Filters
 
 PAGE_SIZE = 10
 MAX_RESULTS = 100

@@ -6,9 +6,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from kommunesoeg.core.results import Filters, TimelineEntry
 from kommunesoeg.ui.cards import OUTCOME_COLOURS, outcome_badge, render_hit
 from kommunesoeg.ui.common import check_length, danish_date, run_query, user
-from retriever.models import Filters, TimelineEntry
 
 
 def render(searcher, filters: Filters) -> None:

@@ -5,17 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-ROLES = ("public", "internal")
-OUTCOMES = (
-    "godkendt",
-    "ikke godkendt",
-    "taget til efterretning",
-    "drøftet",
-    "fremsendt",
-    "udsat",
-    "andet",
-)
-
 
 @dataclass
 class Filters:

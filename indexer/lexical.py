@@ -14,9 +14,9 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from indexer.errors import IndexFileDamaged
-from indexer.models import Chunk
-from retriever.textnorm import tokenize
+from kommunesoeg.core.errors import IndexFileDamaged
+from kommunesoeg.core.models import Chunk
+from kommunesoeg.core.textnorm import tokenize
 
 IDS_FILE = "ids.json"
 
