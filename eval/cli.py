@@ -1,4 +1,4 @@
-"""`kommunesoeg eval`: compare search configurations on a question set."""
+"""`kommunesoeg eval`: compare rankings and retrieval configurations on a question set."""
 
 from __future__ import annotations
 
@@ -9,8 +9,18 @@ from pathlib import Path
 
 import click
 
-from eval.harness import CONFIGS, DEFAULT_CONFIGS, run_evaluation
-from eval.report import diagnostics_text, full_markdown
+from eval.harness import DEFAULT_RANKINGS, RANKINGS, run_evaluation
+from eval.report import (
+    config_table,
+    diagnostics_text,
+    full_markdown,
+    markdown_table,
+    per_type_table,
+    to_json,
+    write_png,
+)
+from kommunesoeg.core.config import CONFIG_ENV
+from kommunesoeg.core.roles import ROLES
 
 SHIPPED_QUESTIONS = Path(__file__).parent / "dev-questions.jsonl"
 
@@ -27,14 +37,21 @@ SHIPPED_QUESTIONS = Path(__file__).parent / "dev-questions.jsonl"
 @click.option("--k", type=int, default=10, show_default=True, help="Antal hits pr. spørgsmål.")
 @click.option(
     "--config",
-    "configs",
+    "rankings",
     multiple=True,
-    type=click.Choice(list(CONFIGS)),
-    help="Konfiguration (kan gentages). Standard: alle.",
+    type=click.Choice(list(RANKINGS)),
+    help="Rangering med standardindstillingerne (kan gentages). Standard: alle fire.",
 )
 @click.option(
-    "--role", type=click.Choice(["public", "internal"]), default="public", show_default=True
+    "--config-file",
+    "config_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar=CONFIG_ENV,
+    help="TOML-fil med indstillinger (kan gentages; eller $KOMMUNESOEG_CONFIG): hybrid-"
+    "rangeringen køres med hver fil som en række for sig, navngivet efter filen.",
 )
+@click.option("--role", type=click.Choice(ROLES), default="public", show_default=True)
 @click.option(
     "--json", "as_json", is_flag=True, help="Udskriv alt som JSON, inkl. hits pr. spørgsmål."
 )
@@ -64,7 +81,8 @@ SHIPPED_QUESTIONS = Path(__file__).parent / "dev-questions.jsonl"
 def eval_command(
     questions_path: Path,
     k: int,
-    configs: tuple[str, ...],
+    rankings: tuple[str, ...],
+    config_files: tuple[Path, ...],
     role: str,
     as_json: bool,
     index_dir: Path,
@@ -77,12 +95,14 @@ def eval_command(
     Eksempler:
       kommunesoeg eval --questions eval/dev-questions.jsonl
       kommunesoeg eval --config hybrid --config bm25 --k 5
+      kommunesoeg eval --config hybrid --config-file a.toml --config-file b.toml
       kommunesoeg eval --role internal --json > resultat.json
     """
     result = run_evaluation(
         questions_path,
         index_dir,
-        configs=configs or DEFAULT_CONFIGS,
+        rankings=rankings or DEFAULT_RANKINGS,
+        config_files=config_files,
         k=k,
         role=role,
         corpus_dir=corpus_dir,
@@ -91,16 +111,19 @@ def eval_command(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    png = result.write_png(out_dir / f"eval-{stamp}.png")
+    png = write_png(result, out_dir / f"eval-{stamp}.png")
     shutil.copyfile(png, out_dir / "latest.png")
     (out_dir / "latest.md").write_text(full_markdown(result), encoding="utf-8")
     if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(to_json(result), ensure_ascii=False, indent=2))
         return
-    click.echo(result.markdown_table())
+    click.echo(markdown_table(result))
     click.echo("")
-    click.echo(result.per_type_table())
+    click.echo(per_type_table(result))
     click.echo("")
+    if config_files:
+        click.echo(config_table(result))
+        click.echo("")
     click.echo(diagnostics_text(result))
     click.echo("")
     click.echo(f"Graf: {png} (og {out_dir / 'latest.png'}); rapport: {out_dir / 'latest.md'}")

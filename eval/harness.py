@@ -20,27 +20,36 @@ import hashlib
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from eval.questions import QUESTION_TYPES, Question, load_questions
 from eval.relevance import contains_evidence, is_relevant
+from eval.results import (
+    DEEP_K,
+    RECALL_CUTOFFS,
+    ConfigResult,
+    Diagnostic,
+    EvalResult,
+    QuestionOutcome,
+    Variant,
+    metric_names,
+)
+from kommunesoeg.core.config import RetrievalConfig
 from kommunesoeg.core.errors import KommunesoegError
-from kommunesoeg.core.results import Hit
-from kommunesoeg.core.roles import ROLES
+from kommunesoeg.core.roles import ROLES, Role
 
-# Configuration name -> (which index, search mode). "naive" is the tutorial baseline:
-# fixed 1000-character chunks without structure or headers, dense retrieval only.
-CONFIGS: dict[str, tuple[str, str]] = {
+# Ranking name -> (which index, search mode). "naive" is the tutorial baseline: fixed
+# 1000-character chunks without structure or headers, dense retrieval only.
+RANKINGS: dict[str, tuple[str, str]] = {
     "bm25": ("main", "bm25"),
     "dense": ("main", "dense"),
     "hybrid": ("main", "hybrid"),
     "naive": ("naive", "dense"),
 }
-DEFAULT_CONFIGS = ("bm25", "dense", "hybrid", "naive")
-RECALL_CUTOFFS = (1, 3, 5, 10)
-DEEP_K = 100  # how far a miss is searched for its evidence in the diagnostics
+DEFAULT_RANKINGS = ("bm25", "dense", "hybrid", "naive")
+FILE_RANKING = "hybrid"  # the ranking a configuration file's row is run with
+NAIVE_CHUNK_SIZE = 1000  # the tutorial baseline's fixed slices, without overlap
 MISSING = "__missing__"  # virtual relevant document of a question nothing relevant was found for
 CORPUS_SUFFIXES = (".pdf", ".txt")
 
@@ -48,105 +57,10 @@ Log = Callable[[str], None]
 
 
 class EvalError(KommunesoegError):
-    """The evaluation cannot run as asked (bad config name, role, k)."""
-
-
-@dataclass
-class QuestionOutcome:
-    """What one configuration did with one question."""
-
-    question: Question
-    hits: list[Hit]
-    relevant: list[bool]  # per hit, same order
-    scored: bool  # counted in the ranking metrics
-    passed: bool | None = None  # for checks (closed for public, negative)
-    deep_rank: int | None = None  # misses: rank of the first relevant passage within DEEP_K
-    answer: str | None = None  # negative: the answer text the system gave
-
-    @property
-    def first_rank(self) -> int | None:
-        return next((i + 1 for i, r in enumerate(self.relevant) if r), None)
-
-
-@dataclass
-class ConfigResult:
-    name: str
-    metrics: dict[str, float]  # display name -> value, over all scored questions
-    per_type: dict[str, dict[str, float]]  # type -> display name -> value (+ "n")
-    checks: dict[str, tuple[int, int]]  # check type -> (passed, total)
-    outcomes: list[QuestionOutcome]
-    seconds: float
-
-
-@dataclass
-class Diagnostic:
-    """A miss, a leak or a negative question that got an answer, for one configuration."""
-
-    config: str
-    question_id: str
-    type: str
-    question: str
-    kind: str  # "miss" | "leak" | "answered"
-    deep_rank: int | None
-    top_citations: list[str]
-
-    def line(self) -> str:
-        if self.kind == "miss":
-            where = (
-                f"evidens først på plads {self.deep_rank}"
-                if self.deep_rank
-                else f"evidens ikke fundet i top {DEEP_K}"
-            )
-        elif self.kind == "leak":
-            where = "LÆK: lukket indhold vist for public"
-        else:
-            where = "svarede i stedet for at melde utilstrækkelig evidens"
-        cites = "; ".join(self.top_citations) or "ingen hits"
-        return f"[{self.config}] {self.question_id} ({self.type}): {where} — top 3: {cites}"
-
-
-@dataclass
-class EvalResult:
-    questions_path: Path
-    index_dir: Path
-    k: int
-    role: str
-    created: str
-    configs: list[ConfigResult]
-    cutoffs: tuple[int, ...] = RECALL_CUTOFFS
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def metric_names(self) -> list[str]:
-        return metric_names(self.k, self.cutoffs)
-
-    def markdown_table(self) -> str:
-        from eval.report import markdown_table
-
-        return markdown_table(self)
-
-    def per_type_table(self) -> str:
-        from eval.report import per_type_table
-
-        return per_type_table(self)
-
-    def write_png(self, path: Path | str) -> Path:
-        from eval.report import write_png
-
-        return write_png(self, Path(path))
-
-    def to_json(self) -> dict:
-        from eval.report import to_json
-
-        return to_json(self)
+    """The evaluation cannot run as asked (bad ranking name, role, k)."""
 
 
 # --- metrics (ranx) ----------------------------------------------------------------
-
-
-def metric_names(k: int, cutoffs: Sequence[int] = RECALL_CUTOFFS) -> list[str]:
-    """Display names in table order: Recall@c for each cutoff <= k, then MRR@k and nDCG@k."""
-    return [f"Recall@{c}" for c in cutoffs if c <= k] + [f"MRR@{k}", f"nDCG@{k}"]
 
 
 def _ranx_name(display: str) -> str:
@@ -224,12 +138,12 @@ def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
         raise EvalError(f"{corpus_dir}: korpusmappen til naive-indekset findes ikke")
     naive_dir = Path(out_dir) / f"naive-index-{corpus_hash(Path(corpus_dir))[:16]}"
     if not _has_index(naive_dir):
-        log(f"Bygger naive-indeks (1000 tegn, ingen struktur) i {naive_dir} ...")
+        log(f"Bygger naive-indeks ({NAIVE_CHUNK_SIZE} tegn, ingen struktur) i {naive_dir} ...")
     from indexer.build import build_index
 
     build_index(
-        [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=1000, chunk_overlap=0,
-        progress=False,
+        [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=NAIVE_CHUNK_SIZE,
+        chunk_overlap=0, progress=False,
     )
     return naive_dir
 
@@ -251,7 +165,7 @@ def _judge(searcher, question: Question, k: int, role: str) -> QuestionOutcome:
             answer=answer.answer,
         )
     hits = searcher.search(question.question, k=k, role=role)
-    if question.type == "closed" and role == "public":
+    if question.type == "closed" and role == Role.PUBLIC:
         leaks = [contains_evidence(h.text, question.evidence) for h in hits]
         return QuestionOutcome(question, hits, leaks, scored=False, passed=not any(leaks))
     relevant = [is_relevant(h, question) for h in hits]
@@ -290,7 +204,7 @@ def _diagnostics(name: str, outcomes: Iterable[QuestionOutcome]) -> list[Diagnos
 
 
 def evaluate_config(
-    name: str,
+    variant: Variant,
     searcher,
     questions: Sequence[Question],
     *,
@@ -298,7 +212,7 @@ def evaluate_config(
     role: str,
     cutoffs: Sequence[int] = RECALL_CUTOFFS,
 ) -> ConfigResult:
-    """Run all questions through one searcher and score them."""
+    """Run all questions through one variant's searcher and score them."""
     start = time.perf_counter()
     outcomes = [_judge(searcher, q, k, role) for q in questions]
     seconds = time.perf_counter() - start
@@ -315,16 +229,31 @@ def evaluate_config(
         group = [o for o in outcomes if o.question.type == qtype and o.passed is not None]
         if group:
             checks[qtype] = (sum(o.passed for o in group), len(group))
-    return ConfigResult(name, metrics, per_type, checks, outcomes, seconds)
+    return ConfigResult(variant, metrics, per_type, checks, outcomes, seconds)
 
 
-def _validate(configs: Sequence[str], k: int, role: str) -> None:
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown or not configs:
+def variants(
+    rankings: Sequence[str], config_files: Sequence[Path | str] = ()
+) -> list[Variant]:
+    """The rows to compare: each built-in ranking with the default configuration, then one
+    `hybrid` row per configuration file, named by its file stem (by its path when the stem
+    is taken). A bad file is an InvalidSetting naming it and the key."""
+    unknown = [r for r in rankings if r not in RANKINGS]
+    if unknown or not (rankings or config_files):
         raise EvalError(
             f"konfiguration '{', '.join(unknown) or '(ingen)'}' findes ikke; "
-            f"vælg blandt {', '.join(CONFIGS)}"
+            f"vælg blandt {', '.join(RANKINGS)}"
         )
+    rows = [Variant(name, name) for name in dict.fromkeys(rankings)]
+    for file in config_files:
+        path = Path(file)
+        taken = {row.name for row in rows}
+        name = path.stem if path.stem not in taken else str(path)
+        rows.append(Variant(name, FILE_RANKING, RetrievalConfig.from_file(path), path))
+    return rows
+
+
+def _validate(k: int, role: str) -> None:
     if role not in ROLES:
         raise EvalError(f"rolle '{role}' findes ikke; vælg blandt {', '.join(ROLES)}")
     if not 1 <= k <= DEEP_K:
@@ -335,14 +264,16 @@ def run_evaluation(
     questions_path: Path | str,
     index_dir: Path | str,
     *,
-    configs: Sequence[str] = DEFAULT_CONFIGS,
+    rankings: Sequence[str] = DEFAULT_RANKINGS,
+    config_files: Sequence[Path | str] = (),
     k: int = 10,
     role: str = "public",
     corpus_dir: Path | str = Path("corpus"),
     out_dir: Path | str = Path("eval/out"),
     log: Log | None = None,
 ) -> EvalResult:
-    """Evaluate every configuration on the question set, side by side.
+    """Evaluate every ranking, and the hybrid ranking with every configuration file, on the
+    question set, side by side.
 
     The product index at `index_dir` is built from `corpus_dir` when missing; the naive
     baseline index is built (once per corpus content) under `out_dir`.
@@ -350,25 +281,27 @@ def run_evaluation(
     from retriever.search import Searcher
 
     log = log or (lambda _msg: None)
-    _validate(configs, k, role)
+    rows = variants(rankings, config_files)
+    _validate(k, role)
     questions = load_questions(questions_path)
     index_dir, corpus_dir, out_dir = Path(index_dir), Path(corpus_dir), Path(out_dir)
-    if any(CONFIGS[c][0] == "main" for c in configs):
+    if any(RANKINGS[row.ranking][0] == "main" for row in rows):
         ensure_main_index(index_dir, corpus_dir, log)
-    naive_dir = ensure_naive_index(corpus_dir, out_dir, log) if "naive" in configs else None
+    naive = any(RANKINGS[row.ranking][0] == "naive" for row in rows)
+    naive_dir = ensure_naive_index(corpus_dir, out_dir, log) if naive else None
 
     results: list[ConfigResult] = []
     diagnostics: list[Diagnostic] = []
     embedder = None
-    for name in configs:
-        which, mode = CONFIGS[name]
+    for row in rows:
+        which, mode = RANKINGS[row.ranking]
         directory = index_dir if which == "main" else naive_dir
-        log(f"Evaluerer {name} ({len(questions)} spørgsmål) ...")
-        searcher = _make_searcher(Searcher, directory, mode, embedder)
+        log(f"Evaluerer {row.name} ({len(questions)} spørgsmål) ...")
+        searcher = _make_searcher(Searcher, directory, mode, row.config, embedder)
         embedder = embedder or getattr(searcher, "embedder", None)
-        result = evaluate_config(name, searcher, questions, k=k, role=role)
+        result = evaluate_config(row, searcher, questions, k=k, role=role)
         results.append(result)
-        diagnostics.extend(_diagnostics(name, result.outcomes))
+        diagnostics.extend(_diagnostics(row.name, result.outcomes))
     return EvalResult(
         questions_path=Path(questions_path),
         index_dir=index_dir,
@@ -380,11 +313,11 @@ def run_evaluation(
     )
 
 
-def _make_searcher(searcher_cls, directory: Path, mode: str, embedder):
+def _make_searcher(searcher_cls, directory: Path, mode: str, config: RetrievalConfig, embedder):
     """Share one loaded embedding model between configurations when the index allows it."""
     if embedder is not None:
         try:
-            return searcher_cls(directory, embedder=embedder, mode=mode)
+            return searcher_cls(directory, embedder=embedder, mode=mode, config=config)
         except KommunesoegError:
             pass  # e.g. ModelMismatch: let the searcher load the index's own model
-    return searcher_cls(directory, mode=mode)
+    return searcher_cls(directory, mode=mode, config=config)

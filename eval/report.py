@@ -1,17 +1,19 @@
-"""Render an EvalResult: Markdown tables, diagnostics text, a bar chart PNG and JSON.
+"""Render an EvalResult: Markdown tables, the configurations, diagnostics text, a bar chart
+PNG and JSON.
 
 Kept apart from the harness so the Streamlit page and the CLI show exactly the same
-numbers in the same layout.
+numbers in the same layout; both this module and the harness import the data from
+eval/results.py, never each other.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from eval.harness import EvalResult
+from eval.results import ConfigResult, EvalResult
+from kommunesoeg.core.config import RetrievalConfig
 
 CHECK_LABELS = {
     "closed": "lukkede punkter: intet læk til public",
@@ -77,8 +79,48 @@ def diagnostics_text(result: EvalResult) -> str:
     return "\n".join(["Diagnostik (fejl pr. spørgsmål):"] + [d.line() for d in result.diagnostics])
 
 
+def _source(c: ConfigResult) -> str:
+    return f"`{c.variant.config_file}`" if c.variant.config_file else "standard"
+
+
+def _value(value) -> str:
+    """A setting as TOML writes it (None: left out of its table, so it weighs 1.0)."""
+    return "(udeladt)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def config_table(result: EvalResult) -> str:
+    """Which ranking and configuration each row ran with: the settings that differ from the
+    defaults (listed in full by `defaults_toml`), so every number behind a row is on record."""
+    lines = [
+        "| konfiguration | rangering | konfigurationsfil | afviger fra standard |",
+        "| --- | --- | --- | --- |",
+    ]
+    for c in result.configs:
+        changes = c.variant.config.changes()
+        diff = ", ".join(f"{key} = {_value(v)}" for key, v in changes.items()) or "–"
+        lines.append(f"| {c.name} | {c.variant.ranking} | {_source(c)} | {diff} |")
+    return "\n".join(lines)
+
+
+def defaults_toml() -> str:
+    """The default configuration as a TOML file that sets every number (a valid
+    `--config-file`)."""
+    return "\n".join(_toml_tables(RetrievalConfig().to_dict(), "")).strip()
+
+
+def _toml_tables(tables: dict[str, dict], prefix: str) -> list[str]:
+    """Each table's own values, then its sub-tables (TOML forbids reopening a table)."""
+    lines: list[str] = []
+    for name, table in tables.items():
+        lines += ["", f"[{prefix}{name}]"]
+        lines += [f"{key} = {_value(v)}" for key, v in table.items() if not isinstance(v, dict)]
+        subtables = {key: v for key, v in table.items() if isinstance(v, dict)}
+        lines += _toml_tables(subtables, f"{prefix}{name}.")
+    return lines
+
+
 def full_markdown(result: EvalResult) -> str:
-    """The report written to latest.md: tables, per type, diagnostics."""
+    """The report written to latest.md: tables, per type, configurations, diagnostics."""
     return (
         "\n\n".join(
             [
@@ -87,6 +129,10 @@ def full_markdown(result: EvalResult) -> str:
                 markdown_table(result),
                 "## Pr. spørgsmålstype",
                 per_type_table(result),
+                "## Konfiguration",
+                config_table(result),
+                "Standardværdierne (`kommunesoeg/core/config.py`):",
+                "```toml\n" + defaults_toml() + "\n```",
                 "## Diagnostik",
                 diagnostics_text(result).replace("\n", "\n\n"),
             ]
@@ -95,7 +141,7 @@ def full_markdown(result: EvalResult) -> str:
     )
 
 
-def write_png(result: EvalResult, path: Path) -> Path:
+def write_png(result: EvalResult, path: Path | str) -> Path:
     """Grouped bar chart: one group per metric, one bar per configuration."""
     import matplotlib
 
@@ -157,6 +203,10 @@ def to_json(result: EvalResult) -> dict:
         configs.append(
             {
                 "name": c.name,
+                "ranking": c.variant.ranking,
+                "config_file": str(c.variant.config_file) if c.variant.config_file else None,
+                "retrieval_config": c.variant.config.to_dict(),
+                "config_changes": c.variant.config.changes(),
                 "metrics": _finite(c.metrics),
                 "per_type": {t: _finite(v) for t, v in c.per_type.items()},
                 "checks": {t: {"passed": p, "total": n} for t, (p, n) in c.checks.items()},

@@ -37,6 +37,7 @@ from indexer.decisions import extract_decisions
 from indexer.dedupe import mark_duplicates
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
 from indexer.structure import parse_document
 from kommunesoeg.core.errors import (
@@ -47,6 +48,7 @@ from kommunesoeg.core.errors import (
     NothingIndexed,
 )
 from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.pages import closed_pages_of
 
 CHUNKINGS = ("structured", "naive")
 WINDOW_SENTENCES = 3
@@ -117,8 +119,8 @@ def build_index(
     *,
     embedder: Embedder | None = None,
     chunking: str = "structured",
-    chunk_size: int = 1500,
-    chunk_overlap: int = 150,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
     faiss_kind: str = "flat",
     progress: bool | ProgressCallback = True,
     prune: bool = False,
@@ -493,7 +495,8 @@ def parse_file(path: Path, sha256: str, chunking: str, chunk_size: int, chunk_ov
         pages = extract_pages(path)
         meeting, sections = parse_document(pages)
         if chunking == "naive":
-            chunks = naive_chunks(path.name, meeting, pages, size=chunk_size, overlap=chunk_overlap)
+            chunks = naive_chunks(path.name, meeting, pages, closed_pages_of(sections),
+                                  size=chunk_size, overlap=chunk_overlap)
         else:
             chunks = make_chunks(
                 meeting, sections, chunk_size=chunk_size, chunk_overlap=chunk_overlap,

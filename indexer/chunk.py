@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from kommunesoeg.core.models import Chunk, MeetingInfo, Page, Section
 from kommunesoeg.core.sentences import cut_long, split_sentences
 
@@ -71,8 +72,8 @@ def make_chunks(
     meeting: MeetingInfo,
     sections: list[Section],
     *,
-    chunk_size: int = 1500,
-    chunk_overlap: int = 150,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
     window_sentences: int = 3,
 ) -> list[Chunk]:
     """Cut the sections into chunks of about `chunk_size` characters.
@@ -230,6 +231,7 @@ def naive_chunks(
     document: str,
     meeting: MeetingInfo,
     pages: list[Page],
+    closed_pages: set[int],
     *,
     size: int = 1000,
     overlap: int = 0,
@@ -237,19 +239,12 @@ def naive_chunks(
     """The tutorial baseline: raw page text concatenated and sliced every `size` characters.
 
     No structure, no clean-up, no header, no windows. `closed` is still computed, and
-    conservatively: a slice touching any page that holds closed text is closed, so the
+    conservatively: a slice touching any of `closed_pages` (the pages holding closed text,
+    `kommunesoeg.core.pages.closed_pages_of` over the document's sections) is closed, so the
     baseline can be evaluated under the public role without leaking.
     """
-    from indexer.structure import parse_document  # only to know which pages are closed
-
     if size <= 0 or overlap < 0 or overlap >= size:
         raise ValueError("naive_chunks needs size > 0 and 0 <= overlap < size")
-    closed_pages: set[int] = set()
-    if pages:
-        _, sections = parse_document(pages)
-        for s in sections:
-            if s.closed:
-                closed_pages.update(range(s.page_start, s.page_end + 1))
     text_parts: list[str] = []
     starts: list[int] = []
     numbers: list[int] = []

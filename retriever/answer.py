@@ -9,69 +9,35 @@ sentences chosen from the top passages by a score that combines
 - for "what was decided" questions: sentences that state an outcome or a follow-up owner.
 
 When the best passages are neither close in meaning nor share the question's key terms,
-the answer says so instead of quoting something unrelated (see `EvidenceGate`).
+the answer says so instead of quoting something unrelated (see `assess_evidence`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from kommunesoeg.core.config import AnswerConfig
+from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.outcomes import OUTCOME_RULES, find_followups, strip_item_heading
 from kommunesoeg.core.results import Answer, AnswerSentence, Filters, Hit
 from kommunesoeg.core.sentences import split_sentences as chunk_sentences
-from kommunesoeg.core.textnorm import content_terms, tokenize
+from kommunesoeg.core.textnorm import content_terms
 from retriever.answertype import expected_type, holds_answer_type
+from retriever.generative import generate_answer
+from retriever.hits import top_hits
 from retriever.intent import is_decision_question
-
-if TYPE_CHECKING:
-    from retriever.search import Searcher
+from retriever.ranker import Ranker
+from retriever.view import IndexView
 
 NO_ANSWER = "Jeg fandt ikke et sikkert svar i dokumenterne."
-MAX_SENTENCES = 4
-TYPE_MARGIN = 0.07  # calibrated on dev + extra questions: 0.05 loses x16, 0.08 keeps x44
-POOL = 8  # passages read for candidate sentences (only cited ones are returned)
+ANSWER_MODES = ("extractive", "generative")
 
 _HEADING = re.compile(r"^(?:Beslutning(?:er)? for )?Punkt \d{1,3}\b[^.]*$", re.IGNORECASE)
 
-
-@dataclass(frozen=True)
-class EvidenceGate:
-    """When the retrieved passages count as evidence for the question.
-
-    Two signals, each computed on the passages the role may see:
-    - meaning: the best cosine between the question and a sentence window of the top
-      passages (windows are ~3 sentences, so an answer sentence is not diluted by the rest
-      of a long passage);
-    - words: the share of the question's weight (idf of its stemmed content terms) that
-      lies on terms the collection never uses ("absent"), and the idf-weighted share of
-      the question's terms found in the best passage ("coverage").
-    A question is refused when the meaning signal is below the cutoff for its language, or
-    when its subject is unknown to the collection: most of its weight is on absent terms
-    AND the passages cover almost none of it. Paraphrased questions share few words with
-    their evidence but are close in meaning and keep words the collection uses; English
-    questions are compared on meaning only (their words are naturally absent from Danish
-    text, and cross-lingual cosines run lower, hence a lower cutoff).
-    Calibrated on the 20 dev questions (d01-d20; negatives d19/d20) plus 5 extra
-    unanswerable and 4 extra answerable ones; each cutoff is the midpoint between the
-    closest answerable and unanswerable question: window 0.835 (negative) / 0.863
-    (paraphrase) -> 0.845; absent share 0.53 (paraphrase d11) / 0.61 (negative) -> 0.57.
-    English: 0.807-0.808 for the dev questions; 0.80 keeps them (an English question about
-    something absent can then still get an answer: cross-lingual cosines do not separate).
-    """
-
-    window_min_da: float = 0.845
-    window_min_en: float = 0.80
-    absent_max: float = 0.57
-    coverage_floor: float = 0.5
-
-
-GATE = EvidenceGate()
 _ENGLISH = {
     "the", "what", "was", "were", "is", "are", "of", "to", "and", "in", "on", "for", "about",
     "when", "which", "who", "how", "did", "does", "do", "be", "been", "has", "have", "with",
@@ -112,68 +78,28 @@ def _states_outcome(sentence: str) -> bool:
     return any(p.search(sentence) for _, p in OUTCOME_RULES) or bool(find_followups(sentence))
 
 
-# ----------------------------------------------------------------------- term weights
-def term_weights(searcher: Searcher) -> tuple[dict[str, int], int]:
-    """Document frequency of every stemmed term over the canonical chunks, once per index."""
-    if "df" not in searcher.cache:
-        df: dict[str, int] = {}
-        texts = [c.text for c in searcher.reader.chunks if not c.duplicate_of]
-        for text in texts:
-            for term in set(tokenize(text)):
-                df[term] = df.get(term, 0) + 1
-        searcher.cache["df"] = (df, len(texts))
-    return searcher.cache["df"]
-
-
-def _idf(term: str, df: dict[str, int], n: int) -> float:
-    return math.log(1 + (n + 1) / (df.get(term, 0) + 0.5))
-
-
-def coverage(question_terms: set[str], text: str, df: dict[str, int], n: int) -> float:
-    """Idf-weighted share of the question's content terms that occur in `text`."""
-    if not question_terms:
-        return 0.0
-    present = set(tokenize(text))
-    total = sum(_idf(t, df, n) for t in question_terms)
-    found = sum(_idf(t, df, n) for t in question_terms if t in present)
-    return found / total if total else 0.0
-
-
 # ----------------------------------------------------------------------- dense helpers
-def _windows_of(searcher: Searcher) -> dict[str, list[int]]:
-    """Canonical chunk id -> rows of its sentence windows in the dense index (once per index)."""
-    if "window_rows" not in searcher.cache:
-        rows: dict[str, list[int]] = {}
-        for row, cid in enumerate(searcher.reader.window_chunk_ids):
-            rows.setdefault(cid, []).append(row)
-        searcher.cache["window_rows"] = rows
-    return searcher.cache["window_rows"]
-
-
-def window_scores(searcher: Searcher, query_vec: np.ndarray,
+def window_scores(view: IndexView, query_vec: np.ndarray,
                   hits: list[Hit]) -> list[list[tuple[str, float]]]:
     """Per hit: (window text, cosine with the question) for each of its sentence windows.
 
     The window vectors are the ones stored in the index, so no embedding at question time.
     Windows outside the nearest 2000 count as the lowest cosine seen.
     """
-    index = searcher.reader.dense
-    n = min(index.ntotal, 2000)
-    if n == 0:
+    if not view.window_canonical:
         return [[] for _ in hits]
-    scores, rows = index.search(query_vec.reshape(1, -1).astype(np.float32), n)
-    by_row = {int(r): float(d) for d, r in zip(scores[0], rows[0]) if r >= 0}
+    by_row = dict(view.store.windows_by_vector(query_vec, 2000))
     floor = min(by_row.values()) if by_row else 0.0
-    windows = _windows_of(searcher)
-    texts = searcher.reader.window_texts
+    texts = view.store.window_texts
     return [
-        [(texts[r], by_row.get(r, floor)) for r in windows.get(searcher.canonical_id(h.chunk_id), [])]
+        [(texts[r], by_row.get(r, floor))
+         for r in view.window_rows.get(view.canonical_id(h.chunk_id), ())]
         for h in hits
     ]
 
 
 # ----------------------------------------------------------------------- evidence
-@dataclass
+@dataclass(frozen=True)
 class Evidence:
     """What the gate looked at; exposed for calibration and for the eval harness."""
 
@@ -184,25 +110,44 @@ class Evidence:
     sufficient: bool
 
 
-def assess_evidence(searcher: Searcher, question: str, hits: list[Hit],
-                    query_vec: np.ndarray | None = None, gate: EvidenceGate = GATE) -> Evidence:
+def assess_evidence(view: IndexView, question: str, hits: list[Hit], query_vec: np.ndarray,
+                    config: AnswerConfig) -> Evidence:
+    """Whether the retrieved passages count as evidence for the question.
+
+    Two signals, each computed on the passages the role may see:
+    - meaning: the best cosine between the question and a sentence window of the top
+      passages (windows are ~3 sentences, so an answer sentence is not diluted by the rest
+      of a long passage);
+    - words: the share of the question's weight (idf of its stemmed content terms) that
+      lies on terms the collection never uses ("absent"), and the idf-weighted share of
+      the question's terms found in the best passage ("coverage").
+    A question is refused when the meaning signal is below the cutoff for its language, or
+    when its subject is unknown to the collection: most of its weight is on absent terms
+    AND the passages cover almost none of it. Paraphrased questions share few words with
+    their evidence but are close in meaning and keep words the collection uses; English
+    questions are compared on meaning only (their words are naturally absent from Danish
+    text, and cross-lingual cosines run lower, hence a lower cutoff).
+    Calibrated on the 20 dev questions (d01-d20; negatives d19/d20) plus 5 extra
+    unanswerable and 4 extra answerable ones; each cutoff is the midpoint between the
+    closest answerable and unanswerable question: window 0.835 (negative) / 0.863
+    (paraphrase) -> 0.845; absent share 0.53 (paraphrase d11) / 0.61 (negative) -> 0.57.
+    English: 0.807-0.808 for the dev questions; 0.80 keeps them (an English question about
+    something absent can then still get an answer: cross-lingual cosines do not separate).
+    The cutoffs are the `gate_*` fields of `AnswerConfig`.
+    """
     english = is_english(question)
     if not hits:
         return Evidence(0.0, 0.0, 1.0, english, False)
-    if query_vec is None:
-        query_vec = searcher.embed_query(question)
-    window = max((score for ws in window_scores(searcher, query_vec, hits) for _, score in ws),
+    window = max((score for ws in window_scores(view, query_vec, hits) for _, score in ws),
                  default=0.0)
-    df, n = term_weights(searcher)
     terms = content_terms(question)
-    cov = max(coverage(terms, f"{h.punkt_title or ''}\n{h.text}", df, n) for h in hits)
-    total = sum(_idf(t, df, n) for t in terms)
-    absent = sum(_idf(t, df, n) for t in terms if df.get(t, 0) == 0) / total if total else 1.0
+    cov = max(view.terms.coverage(terms, f"{h.punkt_title or ''}\n{h.text}") for h in hits)
+    absent = view.terms.absent_share(terms)
     if english:
-        sufficient = window >= gate.window_min_en
+        sufficient = window >= config.gate_window_min_en
     else:
-        unknown_subject = absent > gate.absent_max and cov < gate.coverage_floor
-        sufficient = window >= gate.window_min_da and not unknown_subject
+        unknown_subject = absent > config.gate_absent_max and cov < config.gate_coverage_floor
+        sufficient = window >= config.gate_window_min_da and not unknown_subject
     return Evidence(round(window, 4), round(cov, 4), round(absent, 4), english, sufficient)
 
 
@@ -211,14 +156,13 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _score_sentences(searcher: Searcher, question: str, query_vec: np.ndarray,
+def _score_sentences(view: IndexView, question: str, query_vec: np.ndarray,
                      hits: list[Hit]) -> list[_Candidate]:
     """Score every sentence of the pool: meaning (its best window), words, rank, outcome."""
-    df, n = term_weights(searcher)
     terms = content_terms(question)
     decision_q = is_decision_question(question)
     candidates: list[_Candidate] = []
-    for i, (hit, windows) in enumerate(zip(hits, window_scores(searcher, query_vec, hits))):
+    for i, (hit, windows) in enumerate(zip(hits, window_scores(view, query_vec, hits))):
         normalised = [(_norm(text), score) for text, score in windows]
         fallback = float(np.mean([sc for _, sc in windows])) if windows else 0.0
         for position, sentence in enumerate(split_sentences(hit.text, hit.punkt, hit.punkt_title)):
@@ -228,7 +172,7 @@ def _score_sentences(searcher: Searcher, question: str, query_vec: np.ndarray,
             cand = _Candidate(sentence, i, position)
             # The item title counts as context of every sentence under it ("Punkt 4:
             # Efteruddannelse af SOSU-hjælpere" / "Indstillingen blev godkendt.").
-            lexical = coverage(terms, f"{hit.punkt_title or ''} {sentence}", df, n)
+            lexical = view.terms.coverage(terms, f"{hit.punkt_title or ''} {sentence}")
             cand.score = dense + 0.35 * lexical + 0.06 / (1 + i)
             in_minutes = hit.section == "beslutning" or bool(hit.outcome)
             if decision_q and in_minutes:
@@ -243,7 +187,8 @@ def _score_sentences(searcher: Searcher, question: str, query_vec: np.ndarray,
     return candidates
 
 
-def _select(candidates: list[_Candidate], hits: list[Hit], decision_q: bool) -> list[_Candidate]:
+def _select(candidates: list[_Candidate], hits: list[Hit], decision_q: bool,
+            max_sentences: int) -> list[_Candidate]:
     """The best sentence, plus close runners-up, preferring its own passage's neighbours.
 
     For a "what was decided" question whose best sentence stands in minutes, the sentences
@@ -256,7 +201,7 @@ def _select(candidates: list[_Candidate], hits: list[Hit], decision_q: bool) -> 
     chosen = [best]
     in_minutes = hits[best.hit_index].section == "beslutning" or hits[best.hit_index].outcome
     for cand in ranked[1:]:
-        if len(chosen) >= MAX_SENTENCES:
+        if len(chosen) >= max_sentences:
             break
         if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
             continue  # without the list after it, and that list is scored on its own
@@ -281,11 +226,10 @@ def _assemble(question: str, chosen: list[_Candidate], hits: list[Hit],
     sentences: list[AnswerSentence] = []
     for cand in chosen:
         if cand.hit_index not in number:
-            cited.append(hits[cand.hit_index])
+            # a citation's rank is its number [n] in the answer
+            cited.append(replace(hits[cand.hit_index], rank=len(cited) + 1))
             number[cand.hit_index] = len(cited)
         sentences.append(AnswerSentence(cand.text, [number[cand.hit_index]]))
-    for i, hit in enumerate(cited, start=1):
-        hit.rank = i
     text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
     return Answer(question, text, sentences, cited, insufficient, mode)
 
@@ -295,61 +239,71 @@ def _refusal(question: str, hits: list[Hit]) -> Answer:
     return Answer(question, NO_ANSWER, [], nearest, True, "extractive")
 
 
+def answer_mode(mode: str | None) -> str:
+    """The answer mode asked for, else $KOMMUNESOEG_ANSWER_MODE, else extractive."""
+    mode = mode or os.environ.get("KOMMUNESOEG_ANSWER_MODE", "extractive")
+    if mode not in ANSWER_MODES:
+        raise InvalidQuery(f"mode: ukendt svartilstand '{mode}' (tilladt: extractive, generative)")
+    return mode
+
+
 def answer_question(
-    searcher: Searcher,
+    view: IndexView,
+    ranker: Ranker,
+    config: AnswerConfig,
     question: str,
+    query: str,
+    query_vec: np.ndarray,
     *,
-    k: int = 5,
-    filters: Filters | None = None,
-    role: str = "public",
-    user: str | None = None,
-    mode: str | None = None,
+    k: int,
+    filters: Filters,
+    role: str,
+    mode: str,
 ) -> Answer:
     """Answer `question` from the index, quoting passages with [n] citations.
 
-    `mode`: "extractive" (default; offline) or "generative" (an OpenAI-compatible endpoint
-    from KOMMUNESOEG_LLM_URL; falls back to extractive when nothing it says is cited).
-    When None, KOMMUNESOEG_ANSWER_MODE decides, defaulting to extractive.
+    `query` is the validated question the ranking uses and `query_vec` its embedding, made
+    once by the caller and reused by both searches, the evidence gate and sentence
+    scoring. `mode` (see `answer_mode`): "extractive" (offline), or "generative" (an
+    OpenAI-compatible endpoint from KOMMUNESOEG_LLM_URL; falls back to extractive when
+    nothing it says is cited).
     """
-    mode = mode or os.environ.get("KOMMUNESOEG_ANSWER_MODE", "extractive")
-    if mode not in ("extractive", "generative"):
-        from kommunesoeg.core.errors import InvalidQuery
-
-        raise InvalidQuery(f"mode: ukendt svartilstand '{mode}' (tilladt: extractive, generative)")
-    hits = searcher.search(question, k=max(k, POOL), filters=filters, role=role, user=user)
-    query_vec = searcher.embed_query(question)
-    evidence = assess_evidence(searcher, question, hits, query_vec)
+    hits = top_hits(view, ranker, query, query_vec, k=max(k, config.pool), filters=filters,
+                    role=role)
+    evidence = assess_evidence(view, question, hits, query_vec, config)
     if not evidence.sufficient:
         return _refusal(question, hits)
-    pool = _answer_pool(searcher, question, hits, k=k, filters=filters, role=role, user=user)
+    pool = _answer_pool(view, ranker, question, query, query_vec, hits, k=k, filters=filters,
+                        role=role)
     if mode == "generative":
-        from retriever.generative import generate_answer
-
         answer = generate_answer(question, pool)
         if answer is not None:
             return answer
-    candidates = _score_sentences(searcher, question, query_vec, pool)
-    candidates = _of_expected_type(question, candidates)
+    candidates = _score_sentences(view, question, query_vec, pool)
+    candidates = _of_expected_type(question, candidates, config.type_margin)
     if not candidates:
         return _refusal(question, hits)
-    chosen = _select(candidates, pool, is_decision_question(question))
+    chosen = _select(candidates, pool, is_decision_question(question), config.max_sentences)
     return _assemble(question, chosen, pool, insufficient=False)
 
 
-def _of_expected_type(question: str, candidates: list[_Candidate]) -> list[_Candidate]:
+def _of_expected_type(question: str, candidates: list[_Candidate],
+                      margin: float) -> list[_Candidate]:
     """For "how many / how much / when" questions, only sentences that state a quantity or
     a time can answer; they must also be nearly as relevant as the best sentence overall
-    (TYPE_MARGIN), or the passages are about the subject without answering the question."""
+    (`margin`, AnswerConfig.type_margin), or the passages are about the subject without
+    answering the question."""
     kind = expected_type(question)
     if kind is None or not candidates:
         return candidates
     best = max(c.score for c in candidates)
     return [c for c in candidates
-            if holds_answer_type(c.text, kind) and c.score >= best - TYPE_MARGIN]
+            if holds_answer_type(c.text, kind) and c.score >= best - margin]
 
 
-def _answer_pool(searcher: Searcher, question: str, hits: list[Hit], *, k: int,
-                 filters: Filters | None, role: str, user: str | None) -> list[Hit]:
+def _answer_pool(view: IndexView, ranker: Ranker, question: str, query: str,
+                 query_vec: np.ndarray, hits: list[Hit], *, k: int, filters: Filters,
+                 role: str) -> list[Hit]:
     """The top-k passages; for "what was decided" questions also the best decision passages.
 
     Minutes state a decision in a line or two, while the item's Indstilling and attachments
@@ -360,11 +314,10 @@ def _answer_pool(searcher: Searcher, question: str, hits: list[Hit], *, k: int,
     pool = list(hits[:k])
     if not is_decision_question(question):
         return pool
-    base = filters or Filters()
-    decision_filters = Filters(base.date_from, base.date_to, base.committees, base.documents,
-                               base.sections, decisions_only=True)
+    decision_filters = replace(filters, decisions_only=True)
     seen = {h.chunk_id for h in pool}
-    for hit in searcher.search(question, k=3, filters=decision_filters, role=role, user=user):
+    for hit in top_hits(view, ranker, query, query_vec, k=3, filters=decision_filters,
+                        role=role):
         if hit.chunk_id not in seen:
             pool.append(hit)
             seen.add(hit.chunk_id)

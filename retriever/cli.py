@@ -1,7 +1,7 @@
-"""`kommunesoeg search / ask / precedents / timeline`: the retriever on the command line.
+"""`kommunesoeg search / ask / precedents / timeline / stats`: the retriever on the command line.
 
-Every command takes the same index, role and filter options; `--json` prints the typed
-results (schema: docs/json-schema.md) instead of the Danish human output.
+Every query command takes the same index, role, filter and configuration options; `--json`
+prints the typed results (schema: docs/json-schema.md) instead of the Danish human output.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import click
 
+from kommunesoeg.core.config import CONFIG_ENV, RetrievalConfig, load_config
 from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
+from kommunesoeg.core.roles import ROLES
 
 SNIPPET_CHARS = 240
 
@@ -32,14 +34,24 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
         ) from None
 
 
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path),  # a file: IndexNotFound says so
+    envvar="KOMMUNESOEG_INDEX", default=Path("index"), show_default=True,
+    help="Indeksmappe (eller $KOMMUNESOEG_INDEX).",
+)
+role_option = click.option(
+    "--role", type=click.Choice(ROLES), default="public", show_default=True,
+    help="Offentlig bruger eller intern medarbejder.",
+)
+
+
 def common_options(func):
-    """Index, role, k, filters and --json: identical on every retriever command."""
+    """Index, role, filters, configuration and --json: identical on every query command.
+
+    The command receives `filters` (a Filters) and `config` (the RetrievalConfig from
+    --config-file or $KOMMUNESOEG_CONFIG; a bad file is one line naming it and the key)."""
     options = [
-        click.option(
-            "--index", "index_dir", type=click.Path(path_type=Path),  # a file: IndexNotFound says so
-            envvar="KOMMUNESOEG_INDEX", default=Path("index"), show_default=True,
-            help="Indeksmappe (eller $KOMMUNESOEG_INDEX).",
-        ),
+        index_option,
         click.option("--from", "date_from", callback=_parse_date, metavar="ÅÅÅÅ-MM-DD",
                      help="Kun møder fra og med denne dato."),
         click.option("--to", "date_to", callback=_parse_date, metavar="ÅÅÅÅ-MM-DD",
@@ -51,8 +63,12 @@ def common_options(func):
         click.option("--section", "sections", multiple=True,
                      help="Afsnitstype, fx beslutning eller indstilling (kan gentages)."),
         click.option("--decisions-only", is_flag=True, help="Kun passager med beslutninger."),
-        click.option("--role", type=click.Choice(["public", "internal"]), default="public",
-                     show_default=True, help="Offentlig bruger eller intern medarbejder."),
+        role_option,
+        click.option(
+            "--config-file", type=click.Path(path_type=Path, dir_okay=False), envvar=CONFIG_ENV,
+            help="TOML-fil med vægte og tærskler (eller $KOMMUNESOEG_CONFIG); "
+                 "standard: værdierne i kommunesoeg/core/config.py.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Udskriv som JSON."),
     ]
     for option in reversed(options):
@@ -68,15 +84,16 @@ def common_options(func):
             sections=list(kwargs.pop("sections")) or None,
             decisions_only=kwargs.pop("decisions_only"),
         )
+        kwargs["config"] = load_config(kwargs.pop("config_file"))
         return func(*args, **kwargs)
 
     return wrapper
 
 
-def _searcher(index_dir: Path):
+def _searcher(index_dir: Path, config: RetrievalConfig | None = None):
     from retriever.search import Searcher
 
-    return Searcher(index_dir)
+    return Searcher(index_dir, config=config)
 
 
 def _emit_json(payload) -> None:
@@ -128,7 +145,8 @@ def _print_decision_row(prefix: str, row: Precedent | TimelineEntry) -> None:
 @click.option("--k", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Antal resultater.")
 @common_options
-def search(query: str, k: int, index_dir: Path, filters: Filters, role: str, as_json: bool) -> None:
+def search(query: str, k: int, index_dir: Path, filters: Filters, config: RetrievalConfig,
+           role: str, as_json: bool) -> None:
     """Søg i dagsordener og referater (semantisk + ordsøgning).
 
     \b
@@ -136,8 +154,9 @@ def search(query: str, k: int, index_dir: Path, filters: Filters, role: str, as_
       kommunesoeg search "overgangsfinansiering Opgang til Opgang"
       kommunesoeg search EMN-2023-000692 --json
       kommunesoeg search "klimamad" --committee MBU --from 2023-01-01
+      kommunesoeg search "klimamad" --config-file tuning.toml
     """
-    hits = _searcher(index_dir).search(query, k=k, filters=filters, role=role, user=_user())
+    hits = _searcher(index_dir, config).search(query, k=k, filters=filters, role=role, user=_user())
     if as_json:
         _emit_json([h.to_json() for h in hits])
         return
@@ -154,8 +173,8 @@ def search(query: str, k: int, index_dir: Path, filters: Filters, role: str, as_
 @click.option("--mode", type=click.Choice(["extractive", "generative"]), default=None,
               help="Svartilstand (standard: extractive; generative kræver KOMMUNESOEG_LLM_URL).")
 @common_options
-def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filters, role: str,
-        as_json: bool) -> None:
+def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filters,
+        config: RetrievalConfig, role: str, as_json: bool) -> None:
     """Stil et spørgsmål og få et svar med kildehenvisninger [n].
 
     \b
@@ -163,10 +182,8 @@ def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filte
       kommunesoeg ask "Hvad blev besluttet om Opgang til Opgang?"
       kommunesoeg ask "What was decided about Aarhus Skills?" --json
     """
-    from retriever.answer import answer_question
-
-    answer = answer_question(_searcher(index_dir), question, k=k, filters=filters, role=role,
-                             user=_user(), mode=mode)
+    answer = _searcher(index_dir, config).ask(question, k=k, filters=filters, role=role,
+                                              user=_user(), mode=mode)
     if as_json:
         _emit_json(answer.to_json())
         return
@@ -182,7 +199,7 @@ def ask(question: str, k: int, mode: str | None, index_dir: Path, filters: Filte
               help="Antal dagsordenspunkter.")
 @common_options
 def precedents(case_file: Path | None, case_text: str | None, k: int, index_dir: Path,
-               filters: Filters, role: str, as_json: bool) -> None:
+               filters: Filters, config: RetrievalConfig, role: str, as_json: bool) -> None:
     """Find tidligere dagsordenspunkter, der ligner en ny sag (præcedens).
 
     \b
@@ -197,7 +214,7 @@ def precedents(case_file: Path | None, case_text: str | None, k: int, index_dir:
 
         # regular files only, size-capped, any encoding; InvalidQuery becomes one line
         case_text = read_case_file(case_file)
-    rows = _searcher(index_dir).precedents(case_text, k=k, filters=filters, role=role,
+    rows = _searcher(index_dir, config).precedents(case_text, k=k, filters=filters, role=role,
                                            user=_user())
     if as_json:
         _emit_json([r.to_json() for r in rows])
@@ -214,8 +231,8 @@ def precedents(case_file: Path | None, case_text: str | None, k: int, index_dir:
 @click.option("--k", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Højst så mange beslutninger (de ældste først).")
 @common_options
-def timeline(topic: str, k: int, index_dir: Path, filters: Filters, role: str,
-             as_json: bool) -> None:
+def timeline(topic: str, k: int, index_dir: Path, filters: Filters, config: RetrievalConfig,
+             role: str, as_json: bool) -> None:
     """Vis beslutninger om et emne over tid, ældste først.
 
     \b
@@ -223,7 +240,7 @@ def timeline(topic: str, k: int, index_dir: Path, filters: Filters, role: str,
       kommunesoeg timeline "Opgang til Opgang"
       kommunesoeg timeline "klima" --committee MBU --json
     """
-    entries = _searcher(index_dir).timeline(topic, filters=filters, role=role, user=_user())[:k]
+    entries = _searcher(index_dir, config).timeline(topic, filters=filters, role=role, user=_user())[:k]
     if as_json:
         _emit_json([e.to_json() for e in entries])
         return
@@ -233,9 +250,69 @@ def timeline(topic: str, k: int, index_dir: Path, filters: Filters, role: str,
         _print_decision_row(f"{entry.date or '?'}", entry)
 
 
+# Keys of `kommunesoeg stats` in display order; Searcher.stats decides which the role gets.
+STATS_KEYS = (
+    "documents", "pages", "ocr_pages", "chunks", "duplicates", "model", "faiss", "index_bytes",
+    "total_bytes", "generation", "created", "closed_chunks", "failed_documents",
+)
+
+
+def index_stats(index_dir: Path, role: str = "public") -> dict:
+    """Counts for `kommunesoeg stats`, as `Searcher.stats` gives them to `role`: the public
+    role gets no count that involves closed (Lukket) material."""
+    counts = _searcher(index_dir).stats(role)
+    return {key: counts[key] for key in STATS_KEYS if key in counts}
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}".replace(".", ",")
+        size /= 1024
+    return f"{n} B"
+
+
+@click.command("stats")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Skriv tallene som JSON.")
+@click.option("--role", type=click.Choice(ROLES), default="public", show_default=True,
+              help="Rolle: den offentlige rolle ser ingen tal for lukkede punkter.")
+def stats(index_dir: Path, as_json: bool, role: str) -> None:
+    """Vis hvad indekset indeholder.
+
+    \b
+    Eksempel:
+      kommunesoeg stats --role internal
+    """
+    data = index_stats(index_dir, role)
+    if as_json:
+        _emit_json(data)
+        return
+    lines = [
+        ("Dokumenter", str(data["documents"])),
+        ("Sider", f"{data['pages']} (heraf {data['ocr_pages']} OCR-læst)"),
+        ("Tekststykker", f"{data['chunks']} (heraf {data['duplicates']} dubletter)"),
+    ]
+    if "closed_chunks" in data:
+        lines.append(("Lukkede tekststykker", str(data["closed_chunks"])))
+    for failed in data.get("failed_documents", []):
+        lines.append(("Fejlet fil", f"{failed['file']}: {failed['error']}"))
+    lines += [
+        ("Model", data["model"]),
+        ("Vektorindeks", data["faiss"]),
+        ("Størrelse", _human_bytes(data["index_bytes"])
+         + f" (hele mappen {_human_bytes(data['total_bytes'])})"),
+        ("Bygget", f"{data['created']} ({data['generation']})"),
+    ]
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        click.echo(f"{label + ':':<{width + 1}} {value}")
+
+
 def _user() -> str:
     """Who the audit log names for internal use from the command line: the OS account."""
     return getpass.getuser()
 
 
-COMMANDS = [search, ask, precedents, timeline]
+COMMANDS = [search, ask, precedents, timeline, stats]

@@ -14,13 +14,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-RRF_K = 60
-
 
 def weighted_rrf(
-    scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], k: int = RRF_K
+    scores: Mapping[str, Mapping[str, float]], weights: Mapping[str, float], k: int
 ) -> dict[str, float]:
-    """score(id) = sum_r weight_r / (k + rank_r(id)), over the ids each retriever returned."""
+    """score(id) = sum_r weight_r / (k + rank_r(id)), over the ids each retriever returned;
+    `k` is `SearchConfig.rrf_k`."""
     fused: dict[str, float] = {}
     for name, by_id in scores.items():
         weight = weights.get(name, 0.0)

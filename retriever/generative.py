@@ -21,6 +21,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 from kommunesoeg.core.results import Answer, AnswerSentence, Hit
 from kommunesoeg.core.sentences import split_sentences
@@ -113,8 +114,7 @@ def generate_answer(question: str, hits: list[Hit]) -> Answer | None:
                 order.append(n)
     renumber = {old: new for new, old in enumerate(order, start=1)}
     sentences = [AnswerSentence(s.text, [renumber[n] for n in s.citations]) for s in sentences]
-    citations = [hits[old - 1] for old in order]
-    for rank, hit in enumerate(citations, start=1):
-        hit.rank = rank
+    # a citation's rank is its number [n] in the answer
+    citations = [replace(hits[old - 1], rank=new) for new, old in enumerate(order, start=1)]
     text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
     return Answer(question, text, sentences, citations, False, "generative")

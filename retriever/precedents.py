@@ -7,41 +7,39 @@ passages of the index:
 2. the whole case as ONE vector: the mean of the embeddings of consecutive windows of the
    case (a long text does not fit the model's 512 tokens, and the mean of its parts is a
    good summary of what it is about) against every chunk vector.
-The two rankings are fused (reciprocal rank), passages are grouped into agenda items
-(document + punkt + title + bilag), an item scores by its best passage, and each row
-carries the item's decision (outcome, text, follow-ups) when the minutes have one.
+The two rankings are fused (weighted reciprocal rank; weights, pools and the section
+weights in `PrecedentConfig`), passages are grouped into agenda items (document + punkt +
+title + bilag), an item scores by its best passage, and each row carries the item's decision (outcome, text, follow-ups) when the minutes have one.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz
 
+from indexer.embed import Embedder
+from kommunesoeg.core.config import PrecedentConfig
 from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.models import Chunk, Decision
-from kommunesoeg.core.results import Filters, Hit, Precedent
+from kommunesoeg.core.results import Filters, Precedent
 from kommunesoeg.core.sentences import cut_long, split_sentences
 from kommunesoeg.core.textnorm import content_terms, tokenize
-from retriever.casetext import prepare_case_text
+from retriever.access import present
 from retriever.fusion import weighted_rrf
-from retriever.search import MAX_QUERY_CHARS
-
-if TYPE_CHECKING:
-    from retriever.search import Searcher
-
-WINDOW_CHARS = 1200  # ~300 tokens of Danish: well inside the model's 512
-MAX_WINDOWS = 12
-POOL = 200  # passages considered per view
-# Passages that state what the item proposes or decided describe the case best.
-SECTION_WEIGHT = {"indstilling": 1.15, "beslutning": 1.1, "resume": 1.1}
+from retriever.hits import hit_for
+from retriever.ranker import Ranker
+from retriever.terms import TermStats
+from retriever.view import IndexView
 
 
-def case_windows(case_text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
-    """Consecutive runs of whole sentences of at most ~max_chars each."""
+def case_windows(case_text: str, config: PrecedentConfig | None = None) -> list[str]:
+    """Consecutive runs of whole sentences of at most ~`config.window_chars` each, at most
+    `config.max_windows` of them spread over the whole text (default: PrecedentConfig())."""
+    config = config or PrecedentConfig()
+    max_chars = config.window_chars
     windows: list[str] = []
     current = ""
     sentences = [piece for s in split_sentences(case_text) for piece in cut_long(s, max_chars)]
@@ -53,33 +51,30 @@ def case_windows(case_text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
             current = f"{current} {sentence}".strip()
     if current:
         windows.append(current)
-    if len(windows) > MAX_WINDOWS:  # spread the budget over the whole text
-        step = len(windows) / MAX_WINDOWS
-        windows = [windows[int(i * step)] for i in range(MAX_WINDOWS)]
+    if len(windows) > config.max_windows:  # spread the budget over the whole text
+        step = len(windows) / config.max_windows
+        windows = [windows[int(i * step)] for i in range(config.max_windows)]
     return windows
 
 
-def case_vector(searcher: Searcher, case_text: str) -> np.ndarray:
+def case_vector(embedder: Embedder, case_text: str, config: PrecedentConfig) -> np.ndarray:
     """Mean of the window embeddings, re-normalised."""
-    windows = case_windows(case_text) or [case_text[:WINDOW_CHARS]]
-    vectors = np.stack([searcher.embed_query(w) for w in windows])
+    windows = case_windows(case_text, config) or [case_text[: config.window_chars]]
+    vectors = np.stack([np.asarray(embedder.embed_query(w), dtype=np.float32) for w in windows])
     mean = vectors.mean(axis=0)
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
-def condensed_query(case_text: str, searcher: Searcher, limit: int = MAX_QUERY_CHARS) -> str:
+def condensed_query(case_text: str, terms: TermStats, limit: int) -> str:
     """The case cut to the search limit: its opening plus its most distinctive sentences."""
     text = re.sub(r"\s+", " ", case_text).strip()
     if len(text) <= limit:
         return text
-    from retriever.answer import term_weights
-
-    df, n = term_weights(searcher)
     sentences = split_sentences(case_text)
 
     def distinctiveness(sentence: str) -> float:
-        terms = set(tokenize(sentence))
-        return sum(math.log(1 + n / (df.get(t, 0) + 1)) for t in terms) / math.sqrt(len(terms) + 1)
+        words = set(tokenize(sentence))
+        return sum(terms.sentence_rarity(t) for t in words) / math.sqrt(len(words) + 1)
 
     head = text[: limit // 2].rsplit(" ", 1)[0]
     chosen = [head]
@@ -92,16 +87,16 @@ def condensed_query(case_text: str, searcher: Searcher, limit: int = MAX_QUERY_C
     return " ".join(chosen)[:limit]
 
 
-def _check_known_words(searcher: Searcher, case_text: str) -> None:
-    """InvalidQuery when no content word of the case occurs anywhere in the archive."""
-    from retriever.answer import term_weights
-
-    df, _ = term_weights(searcher)
-    if not any(df.get(term) and not term.isdigit() for term in content_terms(case_text)):
+def precedent_query(view: IndexView, case_text: str, limit: int) -> str:
+    """The search query for a prepared case; InvalidQuery when no content word of the case
+    occurs anywhere in the archive (both views would then rank passages by noise and
+    present them as similar cases)."""
+    if not any(view.terms.known(term) and not term.isdigit() for term in content_terms(case_text)):
         raise InvalidQuery(
             "case: ingen af sagstekstens ord forekommer i dokumenterne, så der er intet at "
             "sammenligne med"
         )
+    return condensed_query(case_text, view.terms, limit)
 
 
 def _as_scores(ranking: list[str]) -> dict[str, float]:
@@ -123,44 +118,41 @@ def _decision_for(chunk: Chunk, decisions: list[Decision]) -> Decision | None:
 
 
 def find_precedents(
-    searcher: Searcher,
+    view: IndexView,
+    ranker: Ranker,
+    embedder: Embedder,
+    config: PrecedentConfig,
+    rrf_k: int,
     case_text: str,
+    query: str,
+    query_vec: np.ndarray | None,
     *,
-    k: int = 10,
-    filters: Filters | None = None,
-    role: str = "public",
+    k: int,
+    filters: Filters,
+    role: str,
 ) -> list[Precedent]:
     """Earlier agenda items most similar to `case_text`, one row per item, best first.
 
-    The text goes through `prepare_case_text` (the same preparation for the CLI, the app and
-    library callers) and must share a word with the archive: without one, both views would
-    rank passages by noise and present them as similar cases.
+    `case_text` is prepared (`retriever.casetext.prepare_case_text`, the same for the CLI,
+    the app and library callers); `query` is its `precedent_query` and `query_vec` that
+    query's embedding. The case itself is embedded here, window by window.
     """
-    case_text = prepare_case_text(case_text)
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
-        raise InvalidQuery("k: skal være et helt tal mellem 1 og 100")
-    _check_known_words(searcher, case_text)
-    query = condensed_query(case_text, searcher)
-    ranked = searcher.rank(query, filters=filters, role=role)
-    shown = {cid: member for cid, _, member in ranked}
-    hybrid = [cid for cid, _, _ in ranked[:POOL]]
+    ranked = ranker.rank(query, query_vec, filters=filters, role=role)
+    shown = {c.canonical_id: c.shown for c in ranked}
+    hybrid = [c.canonical_id for c in ranked[: config.pool]]
 
-    vector = case_vector(searcher, case_text).reshape(1, -1)
-    index = searcher.reader.chunk_dense
-    _, rows = index.search(vector, min(index.ntotal, max(POOL * 3, 600)))
-    ids = searcher.reader.chunk_vec_ids
+    vector = case_vector(embedder, case_text, config)
     whole = []
-    for row in rows[0]:
-        if row < 0:
-            continue
-        canonical = searcher.canonical_id(ids[row])
+    for chunk_id, _ in view.store.chunks_by_vector(vector, max(config.pool * 3, 600)):
+        canonical = view.canonical_id(chunk_id)
         if canonical in shown and canonical not in whole:
             whole.append(canonical)
-    # Equal-weight RRF: both views rank the same passages, and their scores (a fused
+    # Weighted RRF: both views rank the same passages, and their scores (a fused
     # z-score, a cosine) are not on one scale.
     fused = weighted_rrf(
-        {"hybrid": _as_scores(hybrid), "whole": _as_scores(whole[:POOL])},
-        {"hybrid": 1.0, "whole": 1.0},
+        {"hybrid": _as_scores(hybrid), "whole": _as_scores(whole[: config.pool])},
+        {"hybrid": config.weight_hybrid, "whole": config.weight_whole},
+        rrf_k,
     )
 
     best: dict[tuple, tuple[float, str]] = {}
@@ -168,17 +160,16 @@ def find_precedents(
         member = shown[cid]
         if member.punkt is None:  # not an agenda item (e.g. a memo)
             continue
-        score *= SECTION_WEIGHT.get(member.section, 1.0)
+        score *= config.section_weight(member.section)
         key = _item_key(member)
         if key not in best or score > best[key][0]:
             best[key] = (score, cid)
 
-    decisions = searcher.visible_decisions(role)
+    decisions = view.visible_decisions(role)
     order = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0][0], kv[0][1] or 0))[:k]
     precedents = []
     for rank, (_, (score, cid)) in enumerate(order, start=1):
         member = shown[cid]
-        hit: Hit = searcher.hit_for(rank, score, cid, member, role)
         decision = _decision_for(member, decisions)
         precedents.append(
             Precedent(
@@ -191,9 +182,9 @@ def find_precedents(
                 punkt=member.punkt,
                 punkt_title=member.punkt_title or "",
                 outcome=decision.outcome if decision else "andet",
-                decision_text=searcher.present(decision.text, role) if decision else "",
+                decision_text=present(decision.text, role) if decision else "",
                 followups=list(decision.followups) if decision else [],
-                citation=hit,
+                citation=hit_for(view, rank, score, cid, member, role),
             )
         )
     return precedents

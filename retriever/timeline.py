@@ -4,81 +4,64 @@ Candidates are the decisions the role may see (extracted at index time). A decis
 about the topic when its agenda item is: the topic is compared with the item title plus
 the decision text (embedding cosine and idf-weighted word coverage) and with the hybrid
 search rank of the passages of the same item. A decision is listed only when
-- its item is among the hybrid search's top passages for the topic, AND
-- its title/decision text is close in meaning (cosine >= `MIN_COSINE`) or shares the
-  topic's key terms (coverage >= `MIN_COVERAGE`).
+- its item is among the hybrid search's top passages for the topic (`search_depth`), AND
+- its title/decision text is close in meaning (cosine >= `min_cosine`) or shares the
+  topic's key terms (coverage >= `min_coverage`) - the fields of `TimelineConfig`.
 Both must hold so that neither a merely "similar sounding" decision nor a passing mention
 in a long passage puts an unrelated decision on the timeline.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import numpy as np
 
-from kommunesoeg.core.models import Decision
+from kommunesoeg.core.config import TimelineConfig
 from kommunesoeg.core.results import Filters, TimelineEntry
 from kommunesoeg.core.textnorm import content_terms
-
-if TYPE_CHECKING:
-    from retriever.search import Searcher
-
-MIN_COSINE = 0.85
-MIN_COVERAGE = 0.6
-SEARCH_DEPTH = 30  # top passages whose items count as "about the topic"
-
-def _decision_text(decision: Decision) -> str:
-    return f"{decision.punkt_title}\n{decision.text}"
-
-
-def _vectors(searcher: Searcher, decisions: list[Decision]) -> np.ndarray:
-    """Passage embeddings of title + decision text, cached per loaded index."""
-    cache: dict[str, np.ndarray] = searcher.cache.setdefault("decision_vectors", {})
-    missing = [d for d in decisions if d.chunk_id + d.text not in cache]
-    if missing:
-        vecs = searcher.embedder.embed_passages([_decision_text(d) for d in missing])
-        for d, v in zip(missing, np.asarray(vecs, dtype=np.float32)):
-            cache[d.chunk_id + d.text] = v / max(np.linalg.norm(v), 1e-12)
-    return np.stack([cache[d.chunk_id + d.text] for d in decisions])
+from retriever.access import present
+from retriever.hits import hit_for
+from retriever.ranker import Ranker
+from retriever.view import IndexView, decision_text
 
 
 def build_timeline(
-    searcher: Searcher, topic: str, *, filters: Filters | None = None, role: str = "public"
+    view: IndexView,
+    ranker: Ranker,
+    config: TimelineConfig,
+    topic: str,
+    query: str,
+    query_vec: np.ndarray,
+    *,
+    filters: Filters,
+    role: str,
 ) -> list[TimelineEntry]:
-    """The role's visible decisions about `topic`, oldest first."""
-    from retriever.answer import coverage, term_weights
+    """The role's visible decisions about `topic`, oldest first.
 
-    filters = filters or Filters()
-    searcher.check_filters(filters)
-    # Section filters do not apply to decisions; date/committee/document filters do.
-    search_filters = Filters(filters.date_from, filters.date_to, filters.committees,
-                             filters.documents)
-    ranked = searcher.rank(topic, filters=search_filters, role=role)[:SEARCH_DEPTH]
-    items_found = {
-        (member.document, member.punkt) for _, _, member in ranked if member.punkt is not None
-    }
+    `query` is the validated topic and `query_vec` its embedding (made once by the caller;
+    it ranks the passages and is compared with the decisions). `filters` are the timeline
+    filters with any section filter already dropped (sections do not apply to decisions).
+    """
+    ranked = ranker.rank(query, query_vec, filters=filters, role=role)[: config.search_depth]
+    items_found = {(c.shown.document, c.shown.punkt) for c in ranked if c.shown.punkt is not None}
     decisions = [
         d
-        for d in searcher.visible_decisions(role)
-        if searcher.passes(searcher.reader.chunk_by_id[d.chunk_id], search_filters)
-        and (d.document, d.punkt) in items_found
+        for d in view.visible_decisions(role)
+        if view.passes(view.chunk(d.chunk_id), filters) and (d.document, d.punkt) in items_found
     ]
     if not decisions:
         return []
-    query = searcher.embed_query(topic)
-    cosines = _vectors(searcher, decisions) @ query
-    df, n = term_weights(searcher)
+    cosines = view.decision_vectors.of(decisions) @ query_vec
     terms = content_terms(topic)
-    entries = []
+    found = []
     for decision, cosine in zip(decisions, cosines):
-        cov = coverage(terms, _decision_text(decision), df, n)
-        if cosine < MIN_COSINE and cov < MIN_COVERAGE:
+        cov = view.terms.coverage(terms, decision_text(decision))
+        if cosine < config.min_cosine and cov < config.min_coverage:
             continue
-        chunk = searcher.reader.chunk_by_id[decision.chunk_id]
-        canonical = searcher.canonical_id(chunk.chunk_id)
-        hit = searcher.hit_for(0, float(cosine), canonical, chunk, role)
-        entries.append(
+        chunk = view.chunk(decision.chunk_id)
+        hit = hit_for(view, 0, float(cosine), view.canonical_id(chunk.chunk_id), chunk, role)
+        found.append(
             TimelineEntry(
                 date=decision.date,
                 meeting=decision.meeting,
@@ -86,12 +69,14 @@ def build_timeline(
                 punkt=decision.punkt,
                 punkt_title=decision.punkt_title,
                 outcome=decision.outcome,
-                decision_text=searcher.present(decision.text, role),
+                decision_text=present(decision.text, role),
                 followups=list(decision.followups),
                 citation=hit,
             )
         )
-    entries.sort(key=lambda e: (e.date or "9999", e.meeting, e.punkt))
-    for rank, entry in enumerate(entries, start=1):
-        entry.citation.rank = rank
-    return entries
+    found.sort(key=lambda e: (e.date or "9999", e.meeting, e.punkt))
+    # a citation's rank is its entry's place on the timeline
+    return [
+        replace(entry, citation=replace(entry.citation, rank=rank))
+        for rank, entry in enumerate(found, start=1)
+    ]

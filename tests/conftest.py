@@ -2,6 +2,11 @@
 
 Extraction of the scanned memo runs Tesseract (~1-2 s per page), so every test that needs
 pages takes them from the session-scoped fixtures below instead of extracting again.
+
+Two tiers: `pytest -m "not slow"` is the quick loop (unit tests on small text fixtures with
+the real model and real stores); the full suite adds everything end to end on the sample
+corpus. A test that asks for the corpus or the sample index is marked `slow` here, by the
+fixture it uses, so a new end-to-end test cannot slip into the quick tier.
 """
 
 from __future__ import annotations
@@ -16,6 +21,19 @@ from kommunesoeg.core.models import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+
+
+# Fixtures that read the OCR'd sample corpus or build / load the sample index from it.
+CORPUS_FIXTURES = frozenset(
+    {"corpus_dir", "corpus_pages", "sample_corpus", "sample_build", "sample_index", "work_index"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that needs the sample corpus or the index built from it."""
+    for item in items:
+        if CORPUS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from kommunesoeg.core.results import Filters
-from retriever.answer import NO_ANSWER, answer_question, split_sentences
+from retriever.answer import NO_ANSWER, split_sentences
 from retriever.generative import cited_sentences
 
 pytest_plugins = ["fixtures_index"]
@@ -50,7 +50,7 @@ def _assert_faithful(answer) -> None:
 
 
 def test_opgang_til_opgang_decision(searcher) -> None:
-    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?")
+    answer = searcher.ask("Hvad blev besluttet om Opgang til Opgang?")
     assert not answer.insufficient_evidence
     _assert_faithful(answer)
     assert "overgangsfinansiering" in answer.answer
@@ -65,7 +65,7 @@ def test_opgang_til_opgang_decision(searcher) -> None:
 @pytest.mark.parametrize("qid", ["d01", "d02", "d04", "d06", "d16"])
 def test_dev_answers_quote_the_evidence(searcher, qid: str) -> None:
     q = QUESTIONS[qid]
-    answer = answer_question(searcher, q["question"])
+    answer = searcher.ask(q["question"])
     assert not answer.insufficient_evidence
     _assert_faithful(answer)
     assert any(_norm(e) in _norm(h.text) for h in answer.citations for e in q["evidence"])
@@ -73,7 +73,7 @@ def test_dev_answers_quote_the_evidence(searcher, qid: str) -> None:
 
 def test_english_question_gets_danish_quotes(searcher) -> None:
     q = QUESTIONS["d15"]
-    answer = answer_question(searcher, q["question"])
+    answer = searcher.ask(q["question"])
     assert not answer.insufficient_evidence
     _assert_faithful(answer)
     assert "efterfølgende udvalgsmøde" in answer.answer
@@ -81,7 +81,7 @@ def test_english_question_gets_danish_quotes(searcher) -> None:
 
 @pytest.mark.parametrize("qid", ["d19", "d20"])
 def test_unanswerable_questions_are_refused(searcher, qid: str) -> None:
-    answer = answer_question(searcher, QUESTIONS[qid]["question"])
+    answer = searcher.ask(QUESTIONS[qid]["question"])
     assert answer.insufficient_evidence
     assert answer.answer == NO_ANSWER
     assert answer.sentences == []
@@ -90,22 +90,22 @@ def test_unanswerable_questions_are_refused(searcher, qid: str) -> None:
 
 def test_closed_item_never_reaches_public(searcher) -> None:
     question = QUESTIONS["d17"]["question"]
-    public = answer_question(searcher, question, role="public")
+    public = searcher.ask(question, role="public")
     assert all(not h.closed for h in public.citations)
     assert CLOSED_TEXT.casefold() not in _norm(public.answer)
     assert all(CLOSED_TEXT.casefold() not in _norm(h.text) for h in public.citations)
     for hit in searcher.search("Pasningsgaranti FAQ Aarhus.dk", k=50, role="public"):
         assert not hit.closed and "Pasningsgaranti" not in (hit.punkt_title or "")
 
-    internal = answer_question(searcher, question, role="internal")
+    internal = searcher.ask(question, role="internal")
     assert not internal.insufficient_evidence
     assert any(h.closed and h.punkt == 10 for h in internal.citations)
     assert any(CLOSED_TEXT.casefold() in _norm(h.text) for h in internal.citations)
 
 
 def test_filters_restrict_the_evidence(searcher) -> None:
-    answer = answer_question(
-        searcher, "Hvad blev besluttet om Opgang til Opgang?", filters=Filters(committees=["MBU"])
+    answer = searcher.ask(
+        "Hvad blev besluttet om Opgang til Opgang?", filters=Filters(committees=["MBU"])
     )
     assert all(h.committee == "MBU" for h in answer.citations)
 
@@ -183,7 +183,7 @@ def test_generative_answer_keeps_only_cited_sentences(searcher, fake_llm) -> Non
         "Rådmanden godkendte, at der findes en overgangsfinansiering for andet halvår 2023 [1]. "
         "Projektet er i øvrigt meget dyrt. Vibeke Jensen følger op [1][42]. Uden kilde her."
     )
-    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+    answer = searcher.ask("Hvad blev besluttet om Opgang til Opgang?",
                              mode="generative")
     assert answer.mode == "generative"
     assert [s.text for s in answer.sentences] == [
@@ -203,7 +203,7 @@ def test_generative_answer_keeps_only_cited_sentences(searcher, fake_llm) -> Non
 
 def test_generative_without_citations_falls_back_to_extractive(searcher, fake_llm) -> None:
     fake_llm.reply = "Der blev truffet en beslutning. Den var god."
-    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+    answer = searcher.ask("Hvad blev besluttet om Opgang til Opgang?",
                              mode="generative")
     assert answer.mode == "extractive"
     assert "overgangsfinansiering" in answer.answer
@@ -213,12 +213,12 @@ def test_generative_without_citations_falls_back_to_extractive(searcher, fake_ll
 def test_generative_unreachable_endpoint_falls_back(searcher, monkeypatch) -> None:
     monkeypatch.setenv("KOMMUNESOEG_LLM_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("KOMMUNESOEG_LLM_TIMEOUT", "2")
-    answer = answer_question(searcher, "Hvad blev besluttet om Opgang til Opgang?",
+    answer = searcher.ask("Hvad blev besluttet om Opgang til Opgang?",
                              mode="generative")
     assert answer.mode == "extractive" and not answer.insufficient_evidence
 
 
 def test_answer_markers_match_citations(searcher) -> None:
-    answer = answer_question(searcher, QUESTIONS["d03"]["question"])
+    answer = searcher.ask(QUESTIONS["d03"]["question"])
     numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert numbers == set(range(1, len(answer.citations) + 1))

@@ -286,14 +286,14 @@ def test_internal_user_can_view_a_closed_page_public_cannot(app_env):
     assert not at.exception, at.exception
     assert len(at.image) == 1 and at.image[0].captions[0].startswith("2023-01-10_MBU")
 
-    from kommunesoeg.ui.sources import closed_pages, page_png
+    from kommunesoeg.ui.sources import page_png
     from retriever.search import Searcher
 
     searcher = Searcher(app_env)
     document = "2023-01-10_MBU_raadmandsmoede.pdf"
-    page = min(closed_pages(searcher, document))
-    assert page_png(searcher, document, page, internal=False) is None
-    assert page_png(searcher, document, page, internal=True).startswith(b"\x89PNG")
+    page = min(searcher.closed_pages(document))
+    assert page_png(searcher, document, page, role="public") is None
+    assert page_png(searcher, document, page, role="internal").startswith(b"\x89PNG")
 
 
 def test_internal_upload_refuses_bad_files_and_reindexes(app_env, work_index, monkeypatch):
@@ -457,12 +457,12 @@ def test_highlight_escapes_html_and_marks_stemmed_words():
 
 
 def test_public_pdf_copy_blanks_closed_pages_and_keeps_numbering(sample_index, tmp_path):
-    from kommunesoeg.ui.sources import closed_pages, write_public_copy
+    from kommunesoeg.ui.sources import write_public_copy
     from retriever.search import Searcher
 
     searcher = Searcher(sample_index)
     document = "2023-01-10_MBU_raadmandsmoede.pdf"
-    closed = closed_pages(searcher, document)
+    closed = searcher.closed_pages(document)
     assert closed
     out = tmp_path / document
     write_public_copy(CORPUS / document, closed, out)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from eval.questions import SEED_TO_PDF
 from indexer.chunk import make_chunks, naive_chunks, sentence_windows
 from indexer.structure import parse_document
+from kommunesoeg.core.pages import closed_pages_of
 from kommunesoeg.core.sentences import split_sentences
 
 MBU = "2023-01-10_MBU_raadmandsmoede.pdf"
@@ -176,8 +177,9 @@ def test_sentence_windows_overlap_and_size():
 
 def test_naive_chunks(corpus_pages):
     pages = corpus_pages[MBU]
-    meeting, _ = parse_document(pages)
-    naive = naive_chunks(MBU, meeting, pages)
+    meeting, sections = parse_document(pages)
+    closed = closed_pages_of(sections)
+    naive = naive_chunks(MBU, meeting, pages, closed)
     assert all(len(c.text) <= 1000 for c in naive)
     assert sum(len(c.text) for c in naive) == len("\n".join(p.text for p in pages))
     assert all(
@@ -187,5 +189,5 @@ def test_naive_chunks(corpus_pages):
     # conservative: every slice touching closed text is closed
     assert all(c.closed for c in naive if "Pasningsgaranti" in c.text or "(Lukket)" in c.text)
     assert any(not c.closed for c in naive)
-    overlapping = naive_chunks(MBU, meeting, pages, size=1000, overlap=100)
+    overlapping = naive_chunks(MBU, meeting, pages, closed, size=1000, overlap=100)
     assert len(overlapping) > len(naive)

@@ -483,7 +483,7 @@ def test_open_items_about_closing_are_public(forms_searcher):
 @pytest.mark.slow
 def test_uncertain_ocr_marker_is_counted_in_internal_stats(forms_index, forms_searcher):
     """Punkt 8 is marked `(Lukkel)` (an OCR-damaged marker): closed, and counted."""
-    from indexer.cli import index_stats
+    from retriever.cli import index_stats
 
     chunks = forms_searcher.reader.chunks
     uncertain = [c for c in chunks if c.punkt == 8]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from eval.harness import EvalError, ranking_metrics, run_evaluation
 from eval.questions import Question, QuestionSetError, load_questions, resolve_doc
 from eval.relevance import contains_evidence, is_relevant, normalise
+from eval.report import markdown_table, per_type_table, to_json, write_png
 from kommunesoeg.core.results import Hit
 
 # the sample corpus indexed once per test session, shared with the other index tests
@@ -166,7 +167,7 @@ def hybrid_bm25_result(sample_index: Path, tmp_path_factory: pytest.TempPathFact
     return run_evaluation(
         DEV,
         sample_index,
-        configs=("hybrid", "bm25"),
+        rankings=("hybrid", "bm25"),
         corpus_dir=CORPUS,
         out_dir=tmp_path_factory.mktemp("eval-out"),
     )
@@ -175,7 +176,7 @@ def hybrid_bm25_result(sample_index: Path, tmp_path_factory: pytest.TempPathFact
 @pytest.mark.slow
 def test_real_run_reports_metrics_and_meets_floor(hybrid_bm25_result) -> None:
     result = hybrid_bm25_result
-    table = result.markdown_table()
+    table = markdown_table(result)
     for name in ("Recall@1", "Recall@3", "Recall@5", "Recall@10", "MRR@10", "nDCG@10"):
         assert name in table
     assert [c.name for c in result.configs] == ["hybrid", "bm25"]
@@ -187,11 +188,11 @@ def test_real_run_reports_metrics_and_meets_floor(hybrid_bm25_result) -> None:
     # closed content must never reach the public role
     assert hybrid.checks["closed"] == (2, 2)
     assert hybrid.checks["negative"][1] == 2
-    assert "| hybrid |" in result.per_type_table()
+    assert "| hybrid |" in per_type_table(result)
     misses = [d for d in result.diagnostics if d.kind == "miss"]
     for d in misses:
         assert len(d.top_citations) <= 3 and (d.deep_rank is None or d.deep_rank > 10)
-    doc = result.to_json()
+    doc = to_json(result)
     json.dumps(doc)  # serialisable, NaN-free
     first = doc["configs"][0]["questions"][0]
     assert first["hits"] and {"text", "document", "citation", "relevant"} <= set(first["hits"][0])
@@ -199,13 +200,13 @@ def test_real_run_reports_metrics_and_meets_floor(hybrid_bm25_result) -> None:
 
 @pytest.mark.slow
 def test_png_is_written(hybrid_bm25_result, tmp_path: Path) -> None:
-    path = hybrid_bm25_result.write_png(tmp_path / "chart.png")
+    path = write_png(hybrid_bm25_result, tmp_path / "chart.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_unknown_config_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EvalError, match="vælg blandt bm25, dense, hybrid, naive"):
-        run_evaluation(DEV, tmp_path / "none", configs=("bm42",))
+        run_evaluation(DEV, tmp_path / "none", rankings=("bm42",))
 
 
 @pytest.mark.slow

@@ -276,11 +276,11 @@ def test_disk_full_mid_generation_is_translated(index_copy, good_txt, monkeypatc
 
 def test_oserror_from_any_command_is_one_line(monkeypatch, tmp_path):
     """The top-level group turns a file-system error no command foresaw into one line."""
-    import indexer.cli
+    import retriever.cli
 
     def broken(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
 
-    monkeypatch.setattr(indexer.cli, "index_stats", broken)
+    monkeypatch.setattr(retriever.cli, "index_stats", broken)
     result = CliRunner().invoke(cli, ["stats", "--index", str(tmp_path)])
     assert_one_line_failure(result, result.output, "Disken er fuld", str(tmp_path / "x"))

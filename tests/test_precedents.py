@@ -11,8 +11,7 @@ import pytest
 from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.outcomes import OUTCOMES
 from kommunesoeg.core.results import Filters
-from retriever.precedents import case_windows, find_precedents
-from retriever.timeline import build_timeline
+from retriever.precedents import case_windows
 
 pytest_plugins = ["fixtures_index"]
 
@@ -36,7 +35,7 @@ def searcher(sample_index):
 @pytest.mark.parametrize("qid", ["d12", "d13"])
 def test_dev_precedent_evidence_in_top5(searcher, qid: str) -> None:
     q = QUESTIONS[qid]
-    rows = find_precedents(searcher, q["question"], k=5)
+    rows = searcher.precedents(q["question"], k=5)
     assert len(rows) == 5
     assert any(
         _norm(e) in _norm(row.citation.text) for row in rows for e in q["evidence"]
@@ -49,7 +48,7 @@ def test_one_row_per_agenda_item_with_decision(searcher) -> None:
         "børnefamilier i udsatte boligområder, hvor forældre med lang tids ledighed hjælpes i "
         "arbejde. Projektets finansiering udløber, og der søges overgangsfinansiering."
     )
-    rows = find_precedents(searcher, case, k=10)
+    rows = searcher.precedents(case, k=10)
     keys = [(r.document, r.punkt, r.punkt_title, r.citation.bilag) for r in rows]
     assert len(keys) == len(set(keys))
     assert [r.rank for r in rows] == list(range(1, len(rows) + 1))
@@ -70,26 +69,26 @@ def test_long_case_is_embedded_in_windows(searcher) -> None:
     assert len(long_case) > 2000
     windows = case_windows(long_case)
     assert 1 < len(windows) <= 12 and all(len(w) <= 1300 for w in windows)
-    rows = find_precedents(searcher, long_case, k=5)
+    rows = searcher.precedents(long_case, k=5)
     assert rows and all(r.citation.text for r in rows)
 
 
 def test_public_precedents_never_show_closed_items(searcher) -> None:
     case = "Pasningsgaranti: kommunikation til forældre, FAQ på Aarhus.dk og interview med pressen."
-    public = find_precedents(searcher, case, k=20, role="public")
+    public = searcher.precedents(case, k=20, role="public")
     assert all(not r.citation.closed for r in public)
     assert all("Pasningsgaranti" not in r.punkt_title for r in public)
-    internal = find_precedents(searcher, case, k=20, role="internal")
+    internal = searcher.precedents(case, k=20, role="internal")
     assert any("Pasningsgaranti" in r.punkt_title for r in internal)
 
 
 def test_empty_case_is_rejected(searcher) -> None:
     with pytest.raises(InvalidQuery, match="case"):
-        find_precedents(searcher, "   ")
+        searcher.precedents("   ")
 
 
 def test_timeline_opgang(searcher) -> None:
-    entries = build_timeline(searcher, "Opgang til Opgang")
+    entries = searcher.timeline("Opgang til Opgang")
     assert entries
     assert [e.date for e in entries] == sorted(e.date for e in entries)
     opgang = [e for e in entries if "Opgang" in e.punkt_title]
@@ -101,18 +100,18 @@ def test_timeline_opgang(searcher) -> None:
 
 
 def test_timeline_across_meetings_oldest_first(searcher) -> None:
-    entries = build_timeline(searcher, "Ukraine og ukrainske flygtninge")
+    entries = searcher.timeline("Ukraine og ukrainske flygtninge")
     dates = [e.date for e in entries]
     assert "2023-02-23" in dates
     assert dates == sorted(dates)
 
 
 def test_timeline_respects_role_and_filters(searcher) -> None:
-    public = build_timeline(searcher, "pasningsgaranti", role="public")
+    public = searcher.timeline("pasningsgaranti", role="public")
     assert all(not e.citation.closed for e in public)
-    internal = build_timeline(searcher, "pasningsgaranti", role="internal")
+    internal = searcher.timeline("pasningsgaranti", role="internal")
     assert any(e.citation.closed and "Pasningsgaranti" in e.punkt_title for e in internal)
-    only_mbu = build_timeline(searcher, "Opgang til Opgang", filters=Filters(committees=["MBU"]))
+    only_mbu = searcher.timeline("Opgang til Opgang", filters=Filters(committees=["MBU"]))
     assert all(e.committee == "MBU" for e in only_mbu)
 
 
@@ -139,7 +138,7 @@ CASE = (
 )
 def test_garbage_case_gets_a_message_not_matches(searcher, garbage) -> None:
     with pytest.raises(InvalidQuery) as err:
-        find_precedents(searcher, garbage, k=10)
+        searcher.precedents(garbage, k=10)
     message = str(err.value)
     assert message.startswith("case:") and "\n" not in message
 
@@ -150,7 +149,7 @@ def test_a_real_case_still_finds_precedents_after_preparation(searcher) -> None:
     dirty = "\x00\x1b" + CASE.replace(" ", "\r\n", 3) + "\x07"
     prepared = prepare_case_text(dirty)
     assert prepared.startswith("Forvaltningen\nforeslår") and prepared.endswith("finansiering.")
-    rows = find_precedents(searcher, dirty, k=3)
+    rows = searcher.precedents(dirty, k=3)
     assert rows and rows[0].punkt == 4
 
 

@@ -154,8 +154,10 @@ def test_precedents_accept_a_long_case_description(searcher, unchanged_index):
 def test_a_long_case_without_sentence_breaks_is_cut_into_bounded_windows():
     # Text pasted from a table has no full stops; it must still be embedded in bounded
     # pieces (the model's cost grows with the text: 10,000 such characters took ~100 s).
-    from retriever.precedents import WINDOW_CHARS, case_windows
+    from kommunesoeg.core.config import PrecedentConfig
+    from retriever.precedents import case_windows
 
+    WINDOW_CHARS = PrecedentConfig().window_chars
     windows = case_windows("x" * 10_000)
     assert windows and all(len(w) <= WINDOW_CHARS for w in windows)
 

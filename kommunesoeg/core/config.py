@@ -122,7 +122,24 @@ class RetrievalConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The configuration in the shape of a TOML file: `from_dict(to_dict())` is equal to
+        it, so a recorded evaluation can be run again with exactly its numbers."""
+        return _tables(asdict(self), RetrievalConfig())
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting under its dotted TOML key (`search.weights.bm25`), for listing what
+        a configuration changes against the defaults."""
+        return _flatten(self.to_dict(), "")
+
+    def changes(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, by dotted key (None: a section weight
+        the file left out of its table, so that section weighs 1.0)."""
+        defaults, mine = RetrievalConfig().flat(), self.flat()
+        return {
+            key: mine.get(key)
+            for key in [*mine, *(k for k in defaults if k not in mine)]
+            if defaults.get(key) != mine.get(key)
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "konfiguration") -> RetrievalConfig:
@@ -144,6 +161,30 @@ def load_config(path: Path | str | None = None) -> RetrievalConfig:
     """The configuration from `path`, else from $KOMMUNESOEG_CONFIG, else the defaults."""
     path = path or os.environ.get(CONFIG_ENV) or None
     return RetrievalConfig.from_file(path) if path else RetrievalConfig()
+
+
+def _tables(data: dict[str, Any], defaults: Any) -> dict[str, Any]:
+    """`asdict` output with (name, weight) pairs written as tables, as a TOML file has them."""
+    shaped: dict[str, Any] = {}
+    for name, value in data.items():
+        default = getattr(defaults, name)
+        if is_dataclass(default):
+            shaped[name] = _tables(value, default)
+        elif isinstance(default, tuple):
+            shaped[name] = dict(value)
+        else:
+            shaped[name] = value
+    return shaped
+
+
+def _flatten(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[prefix + name] = value
+    return flat
 
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
@@ -172,7 +213,10 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
             values[name] = tuple((k, float(v)) for k, v in value.items())
         else:
             values[name] = _coerce(default, value, source, key)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except InvalidSetting as exc:  # a value checked across fields, e.g. search.fusion
+        raise InvalidSetting(f"{source}: {exc}") from None
 
 
 def _coerce(default: Any, value: Any, source: str, key: str) -> Any:

@@ -62,9 +62,17 @@ class Location:
         return " · ".join(parts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hit:
-    """One ranked passage. `text` is the passage as the role may see it (masked for public)."""
+    """One ranked passage. `text` is the passage as the role may see it (masked for public).
+
+    `rank` is the 1-based position of the hit in the list that holds it: the search result
+    order, the citation number [n] in an `Answer`, the position in a precedent or timeline
+    list. `score` is the score of the ranking that placed it there, higher is better: the
+    fused search score for search and answers, the item score for precedents, the cosine of
+    topic and decision for the timeline. Frozen: a list that renumbers its hits makes new
+    ones (`dataclasses.replace`), so a hit never changes under another holder.
+    """
 
     rank: int
     score: float

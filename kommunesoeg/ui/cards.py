@@ -15,7 +15,8 @@ import streamlit as st
 from kommunesoeg.core.results import Hit, Location
 from kommunesoeg.core.textnorm import content_terms, tokenize
 from kommunesoeg.ui import sources
-from kommunesoeg.ui.common import danish_date, is_internal
+from kommunesoeg.ui.common import danish_date, role
+from retriever.access import in_public_copy, may_open_source
 
 _WORD = re.compile(r"[0-9A-Za-zÆØÅæøåÄÖÜäöüÉé]+(?:-[0-9A-Za-zÆØÅæøåÄÖÜäöüÉé]+)*")
 
@@ -124,7 +125,11 @@ def render_hit(searcher, hit: Hit, *, number: int | None, query: str, key: str) 
         closed = '<span class="ks-badge ks-closed">Lukket</span>' if hit.closed else ""
         ocr = ' · <span title="Teksten er læst med OCR">OCR</span>' if hit.ocr else ""
         case = f" · Sag {html.escape(hit.case_number)}" if hit.case_number else ""
-        url = None if hit.closed else sources.public_pdf_url(searcher, hit.document, hit.page_start)
+        url = (
+            sources.public_pdf_url(searcher, hit.document, hit.page_start)
+            if in_public_copy(hit)
+            else None
+        )
         link = (
             f'<div class="ks-links"><a href="{html.escape(url)}" target="_blank" '
             f'rel="noopener">Åbn PDF på side {hit.page_start} ↗</a> '
@@ -148,7 +153,7 @@ def _page_tools(searcher, hit: Hit, *, key: str) -> None:
     """Inline view of the cited page (rendered only when asked for) and, internally, the file."""
     cols = st.columns([1, 1, 3])
     show = cols[0].toggle("Vis siden her", key=f"{key}-page")
-    if is_internal() and sources.source_path(searcher, hit.document) is not None:
+    if may_open_source(role()) and sources.source_path(searcher, hit.document) is not None:
         # a callable is read only when clicked, so cards stay cheap to draw
         cols[1].download_button(
             "Hent original",
@@ -158,7 +163,7 @@ def _page_tools(searcher, hit: Hit, *, key: str) -> None:
             key=f"{key}-dl",
         )
     if show:
-        png = sources.page_png(searcher, hit.document, hit.page_start, internal=is_internal())
+        png = sources.page_png(searcher, hit.document, hit.page_start, role=role())
         if png:
             st.image(png, caption=f"{hit.document}, side {hit.page_start}", width=760)
         else:

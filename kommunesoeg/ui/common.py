@@ -25,6 +25,7 @@ from kommunesoeg.core.errors import (
     KommunesoegError,
 )
 from kommunesoeg.core.results import Filters
+from retriever import access
 
 INDEX_ENV = "KOMMUNESOEG_INDEX"
 CORPUS_ENV = "KOMMUNESOEG_CORPUS"
@@ -131,7 +132,9 @@ def user() -> str | None:
 
 
 def is_internal() -> bool:
-    return role() == "internal"
+    """Whether the session's role is internal staff (the access policy decides what that
+    role may see; here it only chooses which tabs and tools are offered)."""
+    return access.is_internal(role())
 
 
 # ---------------------------------------------------------------------- errors
@@ -232,7 +235,7 @@ def run_query(searcher, verb: str, *args, **kwargs) -> T | None:
     while logged in is never replayed after logging out.
     """
     kwargs["role"] = role()
-    key = repr((str(searcher.reader.gen_dir), verb, args, sorted(kwargs.items())))
+    key = repr((searcher.generation, verb, args, sorted(kwargs.items())))
     memo: dict = st.session_state.setdefault("_results", {})
     if key in memo:
         return memo[key]
@@ -301,7 +304,7 @@ def sidebar_filters(searcher) -> Filters:
 
 
 def _visible_chunks(searcher):
-    return (c for c in searcher.reader.chunks if searcher.visible_chunk(c, role()))
+    return searcher.visible_chunks(role())
 
 
 def danish_date(iso: str | None) -> str:

@@ -37,7 +37,7 @@ def render(searcher) -> None:
     cols[2].metric("Sider", stats["pages"])
     cols[3].metric("Sider læst med OCR", stats["ocr_pages"])
     cols[4].metric("Passager", stats["chunks"])
-    if is_internal() and "closed_chunks" in stats:
+    if "closed_chunks" in stats:  # only present for a role that may count closed items
         st.caption(
             f"Lukkede punkter/bilag: {stats.get('closed_items', '–')} "
             f"({stats['closed_chunks']} passager) – vises kun for interne brugere."
@@ -74,7 +74,7 @@ def _age(created: str | None) -> str:
 
 def _documents_frame(searcher) -> pd.DataFrame:
     rows = []
-    for doc in sorted(searcher.reader.documents, key=lambda d: (d.get("date") or "", d["file"])):
+    for doc in sorted(searcher.document_rows(), key=lambda d: (d.get("date") or "", d["file"])):
         rows.append(
             {
                 "Fil": doc["file"],
@@ -179,6 +179,6 @@ def _drop_stale_public_copies() -> None:
     changed) must not stay downloadable in its old public form."""
     try:
         searcher = get_searcher()
-        sync_public_copies_once(str(searcher.reader.gen_dir), searcher)
+        sync_public_copies_once(searcher.generation, searcher)
     except Exception:  # the next page view tries again (app.py syncs every new generation)
         log.exception("forældede offentlige kopier kunne ikke fjernes efter genindeksering")

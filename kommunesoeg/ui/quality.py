@@ -51,6 +51,7 @@ def render() -> None:
 
 def _run(questions: Path, configs: list[str], tmp: Path) -> tuple[str, str, bytes | None] | None:
     from eval.harness import run_evaluation
+    from eval.report import markdown_table, per_type_table, write_png
     from kommunesoeg.core.errors import KommunesoegError
 
     with st.status("Kører evalueringen …", expanded=False) as status:
@@ -58,7 +59,7 @@ def _run(questions: Path, configs: list[str], tmp: Path) -> tuple[str, str, byte
             result = run_evaluation(
                 questions,
                 index_dir(),
-                configs=configs,
+                rankings=configs,
                 k=10,
                 role=role(),
                 corpus_dir=corpus_dir(),
@@ -70,6 +71,6 @@ def _run(questions: Path, configs: list[str], tmp: Path) -> tuple[str, str, byte
             return None
         status.update(label="Evalueringen er færdig", state="complete")
     chart = tmp / "evaluering.png"
-    result.write_png(chart)
+    write_png(result, chart)
     png = chart.read_bytes() if chart.is_file() else None
-    return result.markdown_table(), result.per_type_table(), png
+    return markdown_table(result), per_type_table(result), png

@@ -28,6 +28,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from kommunesoeg.ui.common import corpus_dir
+from retriever.access import may_see_page
 
 STATIC_SUBDIR = "kilder"
 # PDF metadata key of a public copy: "<sha256 of the source>;<closed pages>"
@@ -55,15 +56,6 @@ def source_path(searcher, document: str) -> Path | None:
     return path
 
 
-def closed_pages(searcher, document: str) -> set[int]:
-    """Pages on which any closed text of `document` lies (conservative: mixed pages count)."""
-    pages: set[int] = set()
-    for chunk in searcher.reader.chunks:
-        if chunk.document == document and chunk.closed:
-            pages.update(range(chunk.page_start, chunk.page_end + 1))
-    return pages
-
-
 def public_pdf_url(searcher, document: str, page: int) -> str | None:
     """`app/static/kilder/<file>#page=N` for the public copy; None when there is no PDF."""
     if not document.lower().endswith(".pdf"):
@@ -88,7 +80,7 @@ def sync_public_copies(searcher) -> list[str]:
     if not folder.is_dir():
         return []
     rows = _document_rows(searcher)
-    closed = _closed_by_document(searcher)
+    closed = searcher.closed_pages_by_document()
     removed: list[str] = []
     for path in sorted(folder.iterdir()):
         if not path.is_file() or _being_written(path):
@@ -113,9 +105,9 @@ def _ensure_public_copy(searcher, document: str) -> str | None:
     source = source_path(searcher, document)
     if source is None:
         return None
-    sync_public_copies_once(str(searcher.reader.gen_dir), searcher)
+    sync_public_copies_once(searcher.generation, searcher)
     sha = _document_rows(searcher)[document].get("sha256") or _sha256(source)
-    closed = closed_pages(searcher, document)
+    closed = searcher.closed_pages(document)
     stamp = _stamp(sha, closed)
     target = static_root() / STATIC_SUBDIR / document
     if target.is_file() and _copy_stamp(target) == stamp:
@@ -134,16 +126,6 @@ def _ensure_public_copy(searcher, document: str) -> str | None:
         log.exception("den offentlige kopi af %s kunne ikke skrives", document)
         return None  # no link; the passage and the page image remain
     return document
-
-
-def _closed_by_document(searcher) -> dict[str, set[int]]:
-    pages: dict[str, set[int]] = {}
-    for chunk in searcher.reader.chunks:
-        if chunk.closed:
-            pages.setdefault(chunk.document, set()).update(
-                range(chunk.page_start, chunk.page_end + 1)
-            )
-    return pages
 
 
 def _stamp(sha: str, closed: set[int]) -> str:
@@ -214,12 +196,13 @@ def _notice_page(writer: PdfWriter, width: float, height: float) -> None:
     page[NameObject("/Contents")] = writer._add_object(stream)
 
 
-def page_png(searcher, document: str, page: int, *, internal: bool) -> bytes | None:
-    """The cited page as a PNG; for the public role never a page with closed text."""
+def page_png(searcher, document: str, page: int, *, role: str) -> bytes | None:
+    """The cited page as a PNG, when `role` may see that page (the access policy: for the
+    public role never a page with closed text)."""
     source = source_path(searcher, document)
     if source is None or source.suffix.lower() != ".pdf":
         return None
-    if not internal and page in closed_pages(searcher, document):
+    if not may_see_page(page, searcher.closed_pages(document), role):
         return None
     return _render(str(source), _sha256(source), int(page))
 
@@ -243,7 +226,7 @@ def document_bytes(searcher, document: str) -> bytes | None:
 
 
 def _document_rows(searcher) -> dict[str, dict]:
-    return {row["file"]: row for row in searcher.reader.documents if row.get("file")}
+    return {row["file"]: row for row in searcher.document_rows() if row.get("file")}
 
 
 def _sha256(path: Path) -> str:

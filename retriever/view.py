@@ -1,0 +1,166 @@
+"""The loaded view of one index generation: everything derived from it, once, at load.
+
+Duplicate groups, decisions per chunk, sentence-window rows, term statistics and the
+filter vocabularies are computed when the Searcher loads and never change afterwards, so
+the verbs share them without caches of their own and a Searcher can serve many threads.
+The only lazily computed part is the decision vectors of the timeline (they need the
+embedder, and most sessions never ask for a timeline): a typed, lock-protected store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indexer.embed import Embedder
+from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.results import Filters
+from retriever.access import closed_pages, may_see_chunk, may_see_decision
+from retriever.storage import RetrievalStore
+from retriever.terms import TermStats
+
+
+def decision_text(decision: Decision) -> str:
+    """What a decision is compared with a topic on: its item title and its text."""
+    return f"{decision.punkt_title}\n{decision.text}"
+
+
+@dataclass
+class DecisionVectors:
+    """Passage embeddings of title + decision text, computed when first asked for."""
+
+    embedder: Embedder
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, decisions: Sequence[Decision]) -> np.ndarray:
+        """(len(decisions), dim), L2-normalised rows in the order given."""
+        with self._lock:
+            missing = [d for d in decisions if _key(d) not in self._vectors]
+            if missing:
+                vecs = self.embedder.embed_passages([decision_text(d) for d in missing])
+                for d, v in zip(missing, np.asarray(vecs, dtype=np.float32)):
+                    self._vectors[_key(d)] = v / max(np.linalg.norm(v), 1e-12)
+            return np.stack([self._vectors[_key(d)] for d in decisions])
+
+
+def _key(decision: Decision) -> str:
+    return decision.chunk_id + decision.text
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """One generation as the verbs read it; build with `IndexView.load`."""
+
+    store: RetrievalStore
+    # duplicates grouped under their canonical chunk, canonical first
+    members: Mapping[str, tuple[Chunk, ...]]
+    decisions_by_chunk: Mapping[str, tuple[Decision, ...]]
+    window_canonical: tuple[str, ...]  # window row -> canonical chunk id
+    window_rows: Mapping[str, tuple[int, ...]]  # chunk id -> its window rows
+    terms: TermStats  # over the canonical chunks
+    committees: tuple[str, ...]
+    documents: tuple[str, ...]
+    sections: tuple[str, ...]
+    decision_vectors: DecisionVectors
+
+    @classmethod
+    def load(cls, store: RetrievalStore, embedder: Embedder) -> IndexView:
+        chunks = store.chunks
+        members: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            members.setdefault(chunk.duplicate_of or chunk.chunk_id, []).append(chunk)
+        decisions: dict[str, list[Decision]] = {}
+        for decision in store.decisions:
+            decisions.setdefault(decision.chunk_id, []).append(decision)
+        rows: dict[str, list[int]] = {}
+        for row, chunk_id in enumerate(store.window_chunk_ids):
+            rows.setdefault(chunk_id, []).append(row)
+
+        def canonical(chunk_id: str) -> str:
+            chunk = store.chunk(chunk_id)
+            return chunk.duplicate_of or chunk.chunk_id
+
+        return cls(
+            store=store,
+            members={
+                cid: tuple(sorted(group, key=lambda c: c.duplicate_of is not None))
+                for cid, group in members.items()
+            },
+            decisions_by_chunk={cid: tuple(ds) for cid, ds in decisions.items()},
+            window_canonical=tuple(canonical(cid) for cid in store.window_chunk_ids),
+            window_rows={cid: tuple(r) for cid, r in rows.items()},
+            terms=TermStats.of_texts(c.text for c in chunks if not c.duplicate_of),
+            committees=tuple(sorted({c.committee for c in chunks if c.committee})),
+            documents=tuple(sorted({c.document for c in chunks})),
+            sections=tuple(sorted({c.section for c in chunks})),
+            decision_vectors=DecisionVectors(embedder),
+        )
+
+    # ----------------------------------------------------------------- chunks
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.store.chunk(chunk_id)
+
+    def canonical_id(self, chunk_id: str) -> str:
+        """The id of the copy of this passage that is embedded and indexed."""
+        chunk = self.store.chunk(chunk_id)
+        return chunk.duplicate_of or chunk.chunk_id
+
+    def holds_decision(self, canonical_id: str) -> bool:
+        return any(
+            c.section == "beslutning" or c.chunk_id in self.decisions_by_chunk
+            for c in self.members[canonical_id]
+        )
+
+    def decisions_of(self, chunk_id: str) -> tuple[Decision, ...]:
+        return self.decisions_by_chunk.get(chunk_id, ())
+
+    # ----------------------------------------------------------------- filters and access
+    def passes(self, chunk: Chunk, filters: Filters) -> bool:
+        """Whether `chunk` is inside the filters (access is a separate question)."""
+        if filters.committees and chunk.committee not in filters.committees:
+            return False
+        if filters.documents and chunk.document not in filters.documents:
+            return False
+        if filters.sections and chunk.section not in filters.sections:
+            return False
+        if filters.decisions_only and not (
+            chunk.section == "beslutning" or chunk.chunk_id in self.decisions_by_chunk
+        ):
+            return False
+        if filters.date_from or filters.date_to:
+            if not chunk.date:
+                return False
+            if filters.date_from and chunk.date < filters.date_from.isoformat():
+                return False
+            if filters.date_to and chunk.date > filters.date_to.isoformat():
+                return False
+        return True
+
+    def shown_members(self, role: str, filters: Filters) -> dict[str, Chunk]:
+        """Canonical id -> the copy of that passage `role` may see and the filters accept
+        (passages with no such copy are left out): the allowed set of a ranking."""
+        shown: dict[str, Chunk] = {}
+        for canonical_id, group in self.members.items():
+            for chunk in group:
+                if may_see_chunk(chunk, role) and self.passes(chunk, filters):
+                    shown[canonical_id] = chunk
+                    break
+        return shown
+
+    def visible_chunks(self, role: str, document: str | None = None) -> list[Chunk]:
+        """Chunks `role` may see, of one document or of all."""
+        return [
+            c for c in self.store.chunks
+            if may_see_chunk(c, role) and (document is None or c.document == document)
+        ]
+
+    def visible_decisions(self, role: str) -> list[Decision]:
+        return [d for d in self.store.decisions if may_see_decision(d, role)]
+
+    def closed_pages(self, document: str) -> set[int]:
+        """Pages of `document` holding closed text."""
+        return closed_pages(self.store.chunks, document)
