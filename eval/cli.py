@@ -89,7 +89,8 @@ def eval_command(
     corpus_dir: Path,
     out_dir: Path,
 ) -> None:
-    """Mål søgekvaliteten (Recall@k, MRR, nDCG) for flere konfigurationer side om side.
+    """Mål søgekvaliteten (Recall@k, MRR, nDCG) og svarkvaliteten (AnswerEvidence,
+    CitationEvidence, falske afvisninger) for flere konfigurationer side om side.
 
     \b
     Eksempler:

@@ -12,6 +12,13 @@ the public role when no public hit contains its evidence (a leak is a failure); 
 question passes when `Searcher.ask` reports insufficient evidence. They get their own
 pass-rate lines and are never mixed into the ranking metrics. For the internal role a
 closed question is an ordinary ranking question: staff should find the closed item.
+
+Answers are judged too, with one `Searcher.ask` per question: for every answerable
+(ranked) question whether the answer text holds an evidence string, whether a cited
+passage does, and whether it was refused (`eval.relevance.judge_answer`); a negative's
+answer is the one its check already asked for; a closed question (public role) is asked
+once more and its answer must not hold the closed evidence. The naive baseline index has
+no sentence windows, so the answer gate refuses everything there: it gets no answer row.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from datetime import datetime
 from pathlib import Path
 
 from eval.questions import QUESTION_TYPES, Question, load_questions
-from eval.relevance import contains_evidence, is_relevant
+from eval.relevance import contains_evidence, is_relevant, judge_answer
 from eval.results import (
     DEEP_K,
     RECALL_CUTOFFS,
+    AnswerSummary,
     ConfigResult,
     Diagnostic,
     EvalResult,
@@ -48,6 +56,9 @@ RANKINGS: dict[str, tuple[str, str]] = {
     "naive": ("naive", "dense"),
 }
 DEFAULT_RANKINGS = ("bm25", "dense", "hybrid", "naive")
+# Indexes whose searcher can answer: the naive index has no sentence windows, so `ask`
+# refuses every question there (the evidence gate scores windows) - no answer row for it.
+ANSWERING_INDEXES = ("main",)
 FILE_RANKING = "hybrid"  # the ranking a configuration file's row is run with
 NAIVE_CHUNK_SIZE = 1000  # the tutorial baseline's fixed slices, without overlap
 MISSING = "__missing__"  # virtual relevant document of a question nothing relevant was found for
@@ -142,8 +153,12 @@ def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
     from indexer.build import build_index
 
     build_index(
-        [Path(corpus_dir)], naive_dir, chunking="naive", chunk_size=NAIVE_CHUNK_SIZE,
-        chunk_overlap=0, progress=False,
+        [Path(corpus_dir)],
+        naive_dir,
+        chunking="naive",
+        chunk_size=NAIVE_CHUNK_SIZE,
+        chunk_overlap=0,
+        progress=False,
     )
     return naive_dir
 
@@ -151,28 +166,40 @@ def ensure_naive_index(corpus_dir: Path, out_dir: Path, log: Log) -> Path:
 # --- running ----------------------------------------------------------------------
 
 
-def _judge(searcher, question: Question, k: int, role: str) -> QuestionOutcome:
-    """Search once and judge every hit; checks and deep search for misses follow."""
+def _asked(outcome: QuestionOutcome, answer) -> QuestionOutcome:
+    """Record an `ask` answer on the outcome, judged against the question."""
+    outcome.answer = answer.answer
+    outcome.judgement = judge_answer(answer, outcome.question)
+    outcome.answer_citations = [h.citation() for h in answer.citations]
+    return outcome
+
+
+def _judge(searcher, question: Question, k: int, role: str, ask: bool = True) -> QuestionOutcome:
+    """Search once and judge every hit; checks and deep search for misses follow. With
+    `ask`, the answer is judged too (one `ask` per question; a negative's check is it)."""
     if question.type == "negative":
         answer = searcher.ask(question.question, role=role)
         hits = list(answer.citations)
-        return QuestionOutcome(
+        outcome = QuestionOutcome(
             question,
             hits,
             [False] * len(hits),
             scored=False,
             passed=bool(answer.insufficient_evidence),
-            answer=answer.answer,
         )
+        return _asked(outcome, answer)
     hits = searcher.search(question.question, k=k, role=role)
     if question.type == "closed" and role == Role.PUBLIC:
         leaks = [contains_evidence(h.text, question.evidence) for h in hits]
-        return QuestionOutcome(question, hits, leaks, scored=False, passed=not any(leaks))
-    relevant = [is_relevant(h, question) for h in hits]
-    outcome = QuestionOutcome(question, hits, relevant, scored=True)
-    if not any(relevant):
-        deep = searcher.search(question.question, k=max(DEEP_K, k), role=role)
-        outcome.deep_rank = next((h.rank for h in deep if is_relevant(h, question)), None)
+        outcome = QuestionOutcome(question, hits, leaks, scored=False, passed=not any(leaks))
+    else:
+        relevant = [is_relevant(h, question) for h in hits]
+        outcome = QuestionOutcome(question, hits, relevant, scored=True)
+        if not any(relevant):
+            deep = searcher.search(question.question, k=max(DEEP_K, k), role=role)
+            outcome.deep_rank = next((h.rank for h in deep if is_relevant(h, question)), None)
+    if ask:
+        _asked(outcome, searcher.ask(question.question, role=role))
     return outcome
 
 
@@ -187,20 +214,100 @@ def _diagnostics(name: str, outcomes: Iterable[QuestionOutcome]) -> list[Diagnos
         elif q.type == "negative" and o.passed is False:
             kind = "answered"
         else:
-            continue
-        shown = [h for h, r in zip(o.hits, o.relevant) if r] if kind == "leak" else o.hits
-        found.append(
-            Diagnostic(
-                name,
-                q.id,
-                q.type,
-                q.question,
-                kind,
-                o.deep_rank,
-                [h.citation() for h in shown[:3]],
+            kind = None
+        if kind is not None:
+            shown = [h for h, r in zip(o.hits, o.relevant) if r] if kind == "leak" else o.hits
+            found.append(
+                Diagnostic(
+                    name,
+                    q.id,
+                    q.type,
+                    q.question,
+                    kind,
+                    o.deep_rank,
+                    [h.citation() for h in shown[:3]],
+                )
             )
-        )
+        answer_kind = _answer_failure(o)
+        if answer_kind is not None:
+            found.append(
+                Diagnostic(
+                    name,
+                    q.id,
+                    q.type,
+                    q.question,
+                    answer_kind,
+                    o.deep_rank,
+                    o.answer_citations[:3],
+                    answer=o.answer,
+                    nearest_has_evidence=o.judgement.nearest_has_evidence,
+                )
+            )
     return found
+
+
+def _answer_failure(o: QuestionOutcome) -> str | None:
+    """The answer-level failure of one outcome, if any (see Diagnostic.kind)."""
+    j = o.judgement
+    if j is None:
+        return None
+    if o.scored:
+        if j.refused:
+            return "refused"
+        if j.answer_has_evidence is False:
+            return "wrong_answer"
+    elif o.question.type == "closed" and j.leaked:
+        return "answer_leak"
+    return None
+
+
+def _share(count: int, total: int) -> float:
+    return count / total if total else float("nan")
+
+
+def _answer_metrics(outcomes: Sequence[QuestionOutcome]) -> dict[str, float]:
+    judged = [o.judgement for o in outcomes if o.judgement is not None]
+    with_text = [j for j in judged if j.answer_has_evidence is not None]
+    return {
+        "AnswerEvidence": _share(
+            sum(bool(j.answer_has_evidence) for j in with_text), len(with_text)
+        ),
+        "CitationEvidence": _share(sum(j.citation_has_evidence for j in judged), len(judged)),
+        "FalseRefusals": _share(sum(j.refused for j in judged), len(judged)),
+    }
+
+
+def answer_summary(outcomes: Sequence[QuestionOutcome], role: str) -> AnswerSummary:
+    """Aggregate the judged answers: shares over the answerable (ranked) questions, per
+    type, and the answer-level checks (negatives refused; closed: nothing closed in the
+    public answer)."""
+    answerable = [o for o in outcomes if o.scored and o.judgement is not None]
+    judged = [o.judgement for o in answerable]
+    counts = {
+        "n": len(judged),
+        "answer_evidence": sum(bool(j.answer_has_evidence) for j in judged),
+        "citation_evidence": sum(j.citation_has_evidence for j in judged),
+        "refused": sum(j.refused for j in judged),
+        "refused_with_evidence_near": sum(bool(j.nearest_has_evidence) for j in judged),
+    }
+    per_type: dict[str, dict[str, float]] = {}
+    for qtype in QUESTION_TYPES:
+        group = [o for o in answerable if o.question.type == qtype]
+        if group:
+            per_type[qtype] = {"n": float(len(group)), **_answer_metrics(group)}
+    checks: dict[str, tuple[int, int]] = {}
+    negatives = [
+        o.judgement for o in outcomes if o.question.type == "negative" and o.judgement is not None
+    ]
+    if negatives:
+        checks["negative"] = (sum(j.refused for j in negatives), len(negatives))
+    if role == Role.PUBLIC:
+        closed = [
+            o.judgement for o in outcomes if o.question.type == "closed" and o.judgement is not None
+        ]
+        if closed:
+            checks["closed"] = (sum(not j.leaked for j in closed), len(closed))
+    return AnswerSummary(_answer_metrics(answerable), counts, per_type, checks)
 
 
 def evaluate_config(
@@ -211,10 +318,12 @@ def evaluate_config(
     k: int,
     role: str,
     cutoffs: Sequence[int] = RECALL_CUTOFFS,
+    answers: bool = True,
 ) -> ConfigResult:
-    """Run all questions through one variant's searcher and score them."""
+    """Run all questions through one variant's searcher and score them; with `answers`,
+    judge one `ask` answer per question as well."""
     start = time.perf_counter()
-    outcomes = [_judge(searcher, q, k, role) for q in questions]
+    outcomes = [_judge(searcher, q, k, role, ask=answers) for q in questions]
     seconds = time.perf_counter() - start
     scored = [o for o in outcomes if o.scored]
     metrics = ranking_metrics({o.question.id: o.relevant for o in scored}, k, cutoffs)
@@ -229,12 +338,11 @@ def evaluate_config(
         group = [o for o in outcomes if o.question.type == qtype and o.passed is not None]
         if group:
             checks[qtype] = (sum(o.passed for o in group), len(group))
-    return ConfigResult(variant, metrics, per_type, checks, outcomes, seconds)
+    summary = answer_summary(outcomes, role) if answers else None
+    return ConfigResult(variant, metrics, per_type, checks, outcomes, seconds, summary)
 
 
-def variants(
-    rankings: Sequence[str], config_files: Sequence[Path | str] = ()
-) -> list[Variant]:
+def variants(rankings: Sequence[str], config_files: Sequence[Path | str] = ()) -> list[Variant]:
     """The rows to compare: each built-in ranking with the default configuration, then one
     `hybrid` row per configuration file, named by its file stem (by its path when the stem
     is taken). A bad file is an InvalidSetting naming it and the key."""
@@ -299,7 +407,9 @@ def run_evaluation(
         log(f"Evaluerer {row.name} ({len(questions)} spørgsmål) ...")
         searcher = _make_searcher(Searcher, directory, mode, row.config, embedder)
         embedder = embedder or getattr(searcher, "embedder", None)
-        result = evaluate_config(row, searcher, questions, k=k, role=role)
+        result = evaluate_config(
+            row, searcher, questions, k=k, role=role, answers=which in ANSWERING_INDEXES
+        )
         results.append(result)
         diagnostics.extend(_diagnostics(row.name, result.outcomes))
     return EvalResult(

@@ -17,6 +17,7 @@ import unicodedata
 from typing import Protocol
 
 from eval.questions import Question
+from eval.results import AnswerJudgement
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 _HYPHENS = re.compile(r"(\w)[-\u2010\u2011]\s*(?=\w)")
@@ -43,6 +44,12 @@ class _Passage(Protocol):
     punkt: int | None
 
 
+class _Answer(Protocol):
+    answer: str
+    citations: list
+    insufficient_evidence: bool
+
+
 def is_relevant(hit: _Passage, question: Question) -> bool:
     """Evidence decides when the question has any; otherwise the agenda item does.
 
@@ -54,3 +61,24 @@ def is_relevant(hit: _Passage, question: Question) -> bool:
     if question.doc is not None and question.punkt is not None:
         return hit.document in question.accepted_docs() and hit.punkt == question.punkt
     return False
+
+
+def judge_answer(answer: _Answer, question: Question) -> AnswerJudgement:
+    """Judge an `ask` answer against a question's evidence, with the same normalisation as
+    `contains_evidence`.
+
+    The answer text holds the evidence or not; a cited passage holds it (or, for a question
+    with only a Punkt, stands in it: `is_relevant`). A refusal cites nothing - its
+    citations are the nearest passages it shows - so a refusal never counts as citing the
+    evidence; whether those nearest passages held it is kept apart, as
+    `nearest_has_evidence` (a refusal although the evidence was found).
+    """
+    refused = bool(answer.insufficient_evidence)
+    text_ok = contains_evidence(answer.answer, question.evidence) if question.evidence else None
+    passages = any(is_relevant(h, question) for h in answer.citations)
+    return AnswerJudgement(
+        answer_has_evidence=text_ok,
+        citation_has_evidence=passages and not refused,
+        refused=refused,
+        nearest_has_evidence=passages if refused else None,
+    )

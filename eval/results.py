@@ -13,6 +13,9 @@ from kommunesoeg.core.results import Hit
 
 RECALL_CUTOFFS = (1, 3, 5, 10)
 DEEP_K = 100  # how far a miss is searched for its evidence in the diagnostics
+# Answer-level measures (one `Searcher.ask` per question), in table order; all are shares
+# of the answerable (ranked) questions. FalseRefusals: answerable questions refused.
+ANSWER_METRICS = ("AnswerEvidence", "CitationEvidence", "FalseRefusals")
 
 
 def metric_names(k: int, cutoffs: Sequence[int] = RECALL_CUTOFFS) -> list[str]:
@@ -34,6 +37,34 @@ class Variant:
     config_file: Path | None = None  # None: the built-in defaults
 
 
+@dataclass(frozen=True)
+class AnswerJudgement:
+    """What one `ask` answer did with one question (see eval.relevance.judge_answer).
+
+    `answer_has_evidence`: the answer text holds an evidence string (None when the question
+    has no evidence strings, only a Punkt: text cannot be judged then).
+    `citation_has_evidence`: a passage the answer cites holds one (a refusal cites nothing).
+    `refused`: the answer reported insufficient evidence.
+    `nearest_has_evidence`: for a refusal, whether the nearest passages it showed held the
+    evidence (a refusal although the evidence was found); None when not refused.
+    For a closed question (public role) evidence in the answer, its citations or the
+    nearest passages a refusal shows is a leak.
+    """
+
+    answer_has_evidence: bool | None
+    citation_has_evidence: bool
+    refused: bool
+    nearest_has_evidence: bool | None = None
+
+    @property
+    def leaked(self) -> bool:
+        return (
+            bool(self.answer_has_evidence)
+            or self.citation_has_evidence
+            or bool(self.nearest_has_evidence)
+        )
+
+
 @dataclass
 class QuestionOutcome:
     """What one configuration did with one question."""
@@ -44,11 +75,23 @@ class QuestionOutcome:
     scored: bool  # counted in the ranking metrics
     passed: bool | None = None  # for checks (closed for public, negative)
     deep_rank: int | None = None  # misses: rank of the first relevant passage within DEEP_K
-    answer: str | None = None  # negative: the answer text the system gave
+    answer: str | None = None  # the `ask` answer text, when the question was asked
+    judgement: AnswerJudgement | None = None  # the answer judged, when asked
+    answer_citations: list[str] = field(default_factory=list)  # the answer's [n] citations
 
     @property
     def first_rank(self) -> int | None:
         return next((i + 1 for i, r in enumerate(self.relevant) if r), None)
+
+
+@dataclass
+class AnswerSummary:
+    """The answer-level scores of one variant (absent for a variant that cannot answer)."""
+
+    metrics: dict[str, float]  # ANSWER_METRICS -> share over answerable questions
+    counts: dict[str, int]  # n, answer_evidence, citation_evidence, refused
+    per_type: dict[str, dict[str, float]]  # type -> ANSWER_METRICS (+ "n")
+    checks: dict[str, tuple[int, int]]  # "negative": refused; "closed": no leak in the answer
 
 
 @dataclass
@@ -61,6 +104,7 @@ class ConfigResult:
     checks: dict[str, tuple[int, int]]  # check type -> (passed, total)
     outcomes: list[QuestionOutcome]
     seconds: float
+    answers: AnswerSummary | None = None  # None: the variant's index cannot answer (naive)
 
     @property
     def name(self) -> str:
@@ -69,15 +113,19 @@ class ConfigResult:
 
 @dataclass
 class Diagnostic:
-    """A miss, a leak or a negative question that got an answer, for one configuration."""
+    """A miss, a leak or a negative question that got an answer, for one configuration;
+    at answer level: a false refusal ("refused"), an answer without the evidence
+    ("wrong_answer") and closed content in a public answer ("answer_leak")."""
 
     config: str
     question_id: str
     type: str
     question: str
-    kind: str  # "miss" | "leak" | "answered"
+    kind: str  # "miss" | "leak" | "answered" | "refused" | "wrong_answer" | "answer_leak"
     deep_rank: int | None
     top_citations: list[str]
+    answer: str | None = None  # answer-level kinds: the answer text
+    nearest_has_evidence: bool | None = None  # "refused": the nearest passages held it
 
     def line(self) -> str:
         if self.kind == "miss":
@@ -88,10 +136,29 @@ class Diagnostic:
             )
         elif self.kind == "leak":
             where = "LÆK: lukket indhold vist for public"
+        elif self.kind == "answer_leak":
+            where = "LÆK: lukket indhold i svaret til public"
+        elif self.kind == "refused":
+            where = "svar afvist, skønt spørgsmålet kan besvares"
+            if self.nearest_has_evidence:
+                where += " (evidensen stod i de nærmeste passager)"
+        elif self.kind == "wrong_answer":
+            where = f"svaret indeholder ikke evidensen: «{_short(self.answer or '')}»"
         else:
             where = "svarede i stedet for at melde utilstrækkelig evidens"
         cites = "; ".join(self.top_citations) or "ingen hits"
-        return f"[{self.config}] {self.question_id} ({self.type}): {where} — top 3: {cites}"
+        label = {"refused": "nærmeste", "wrong_answer": "kilder", "answer_leak": "kilder"}.get(
+            self.kind, "top 3"
+        )
+        return f"[{self.config}] {self.question_id} ({self.type}): {where} — {label}: {cites}"
+
+
+ANSWER_KINDS = ("refused", "wrong_answer", "answer_leak")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass

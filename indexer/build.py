@@ -376,16 +376,16 @@ def _nothing_changed(previous: _Previous, settings: dict, hashes: dict[str, str]
 def _previous_ok_files(previous: _Previous | None) -> set[str]:
     if previous is None:
         return set()
-    return {d["file"] for d in previous.meta.documents if d["status"] == "ok"}
+    return {d.file for d in previous.meta.documents if d.status == "ok"}
 
 
 def _unchanged_report(report: BuildReport, previous: _Previous, hashes: dict[str, str], started: float) -> BuildReport:
     docs = previous.meta.documents
     report.errors.extend(
-        DocumentError(d["file"], d["error"] or "") for d in docs if d["status"] != "ok" and d["file"] in hashes
+        DocumentError(d.file, d.error or "") for d in docs if d.status != "ok" and d.file in hashes
     )
-    report.documents_skipped_unchanged = sum(1 for d in docs if d["status"] == "ok" and d["file"] in hashes)
-    report.documents_total = sum(1 for d in docs if d["status"] == "ok")
+    report.documents_skipped_unchanged = sum(1 for d in docs if d.status == "ok" and d.file in hashes)
+    report.documents_total = sum(1 for d in docs if d.status == "ok")
     report.chunks = len(previous.meta.chunks)
     report.duplicates = sum(1 for c in previous.meta.chunks if c.duplicate_of)
     report.generation = previous.gen_dir.name
@@ -426,8 +426,8 @@ def _reusable_documents(previous: _Previous | None, settings: dict, hashes: dict
         return {}
     current = _parse_key(settings["parse"])
     names = {
-        row["file"] for row in previous.meta.documents
-        if row["status"] == "ok" and hashes.get(row["file"]) == row["sha256"] and previous.parse_key(row["file"]) == current
+        row.file for row in previous.meta.documents
+        if row.status == "ok" and hashes.get(row.file) == row.sha256 and previous.parse_key(row.file) == current
     }
     return _previous_documents(previous, names)
 
@@ -437,7 +437,7 @@ def _kept_documents(previous: _Previous | None, hashes: dict[str, str], prune: b
     inputs: an adding build keeps them as they are, a pruning one drops them."""
     if prune or previous is None:
         return {}
-    return _previous_documents(previous, {row["file"] for row in previous.meta.documents if row["file"] not in hashes})
+    return _previous_documents(previous, {row.file for row in previous.meta.documents if row.file not in hashes})
 
 
 def _previous_documents(previous: _Previous, names: set[str]) -> dict[str, _Parsed]:
@@ -445,10 +445,8 @@ def _previous_documents(previous: _Previous, names: set[str]) -> dict[str, _Pars
     read back from its meta.sqlite instead of parsing the files again."""
     docs: dict[str, _Parsed] = {}
     for row in previous.meta.documents:
-        if row["file"] in names:
-            fields = {k: row[k] for k in ("file", "sha256", "size", "status", "pages", "ocr_pages",
-                                          "meeting", "committee", "date", "time", "place", "error")}
-            docs[row["file"]] = _Parsed(DocumentRecord(participants=row["participants"], **fields))
+        if row.file in names:
+            docs[row.file] = _Parsed(row)
     for chunk in previous.meta.chunks:
         if chunk.document in docs:
             docs[chunk.document].chunks.append(chunk)

@@ -579,21 +579,23 @@ def _decision_from_row(r: sqlite3.Row) -> Decision:
 class MetaContents:
     """Everything meta.sqlite holds, decoded into the contract's objects."""
 
-    documents: list[dict]  # documents rows; participants_json decoded as "participants"
+    documents: list[DocumentRecord]
     chunks: list[Chunk]  # ord order, duplicates included
     chunk_rows: dict[str, int]  # canonical chunk id -> chunks.faiss row
     windows: list[tuple[str, str]]  # dense.faiss row order: (chunk_id, window text)
     decisions: list[Decision]
 
 
+def _document_from_row(r: sqlite3.Row) -> DocumentRecord:
+    row = dict(r)
+    participants = json.loads(row.pop("participants_json") or "[]")
+    return DocumentRecord(participants=participants, **row)
+
+
 def read_meta(path: Path) -> MetaContents:
     db = _connect_ro(path)
     try:
-        documents = []
-        for r in db.execute("SELECT * FROM documents ORDER BY file"):
-            row = dict(r)
-            row["participants"] = json.loads(row.pop("participants_json") or "[]")
-            documents.append(row)
+        documents = [_document_from_row(r) for r in db.execute("SELECT * FROM documents ORDER BY file")]
         rows = db.execute("SELECT * FROM chunks ORDER BY ord").fetchall()
         chunks = [_chunk_from_row(r) for r in rows]
         chunk_rows = {r["chunk_id"]: r["vec_row"] for r in rows if r["vec_row"] is not None}
@@ -814,7 +816,7 @@ class IndexReader:
     chunk_vec_ids: list[str]
     chunk_dense: faiss.Index
     decisions: list[Decision]
-    documents: list[dict]
+    documents: list[DocumentRecord]
     model_id: str
 
     @classmethod

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Embedder, get_embedder
-from indexer.store import IndexReader
+from indexer.store import DocumentRecord, IndexReader
 from kommunesoeg.core.config import FUSIONS, MODES, FusionWeights, RetrievalConfig
 from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.models import Chunk, Decision
@@ -116,7 +116,7 @@ class Searcher:
     def sections(self) -> tuple[str, ...]:
         return self.view.sections
 
-    def document_rows(self) -> list[dict[str, Any]]:
+    def document_rows(self) -> list[DocumentRecord]:
         """One row per indexed file (file, sha256, status, pages, meeting, date, ...)."""
         return list(self.store.documents)
 

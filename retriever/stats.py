@@ -13,13 +13,13 @@ from retriever.view import IndexView
 def index_stats(view: IndexView, role: str) -> dict[str, Any]:
     """Counts and facts of the loaded generation for `role` (checked by the caller)."""
     store = view.store
-    docs = [d for d in store.documents if d.get("status", "ok") == "ok"]
+    docs = [d for d in store.documents if d.status == "ok"]
     visible = [c for c in store.chunks if may_see_chunk(c, role)]
     result: dict[str, Any] = {
         "documents": len(docs),
-        "meetings": len({(d.get("meeting"), d.get("date")) for d in docs}),
-        "pages": sum(int(d.get("pages") or 0) for d in docs),
-        "ocr_pages": sum(int(d.get("ocr_pages") or 0) for d in docs),
+        "meetings": len({(d.meeting, d.date) for d in docs}),
+        "pages": sum(d.pages for d in docs),
+        "ocr_pages": sum(d.ocr_pages for d in docs),
         "chunks": len(visible),
         "duplicates": sum(1 for c in visible if c.duplicate_of),
         "model": store.model_id,
@@ -34,7 +34,7 @@ def index_stats(view: IndexView, role: str) -> dict[str, Any]:
         result["closed_chunks"] = len(closed)
         result["closed_items"] = len({(c.document, c.punkt, c.bilag) for c in closed})
         result["failed_documents"] = [
-            {"file": d["file"], "error": d.get("error")}
-            for d in store.documents if d.get("status", "ok") != "ok"
+            {"file": d.file, "error": d.error}
+            for d in store.documents if d.status != "ok"
         ]
     return result

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from indexer.embed import Embedder
 from indexer.lexical import LexicalIndex
-from indexer.store import IndexReader
+from indexer.store import DocumentRecord, IndexReader
 from kommunesoeg.core.models import Chunk, Decision
 
 
@@ -63,7 +63,7 @@ class RetrievalStore(Protocol):
     def decisions(self) -> Sequence[Decision]: ...
 
     @property
-    def documents(self) -> Sequence[dict[str, Any]]:
+    def documents(self) -> Sequence[DocumentRecord]:
         """One row per indexed file (file, sha256, status, pages, meeting, date, ...)."""
         ...
 
@@ -151,7 +151,7 @@ class FileStore:
         return self._reader.decisions
 
     @property
-    def documents(self) -> Sequence[dict[str, Any]]:
+    def documents(self) -> Sequence[DocumentRecord]:
         return self._reader.documents
 
     @property

@@ -368,7 +368,7 @@ def test_upload_with_an_existing_name_never_loses_the_original(
     assert public.read_bytes() == served
     from retriever.search import Searcher
 
-    assert document in [row["file"] for row in Searcher(index).reader.documents]
+    assert document in [row.file for row in Searcher(index).reader.documents]
 
     # 2. a good upload under the existing name: a new version, the original kept
     memo = (CORPUS / "2023-06-08_SBU_notat_relationel_velfaerd.pdf").read_bytes()

