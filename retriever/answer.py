@@ -22,7 +22,7 @@ import numpy as np
 
 from kommunesoeg.core.config import AnswerConfig
 from kommunesoeg.core.errors import InvalidQuery
-from kommunesoeg.core.outcomes import OUTCOME_RULES, find_followups, strip_item_heading
+from kommunesoeg.core.outcomes import OUTCOME_RULES, OUTCOMES_EN, find_followups, strip_item_heading
 from kommunesoeg.core.results import Answer, AnswerSentence, Filters, Hit
 from kommunesoeg.core.sentences import split_sentences as chunk_sentences
 from kommunesoeg.core.textnorm import content_terms
@@ -34,6 +34,11 @@ from retriever.ranker import Ranker
 from retriever.view import IndexView
 
 NO_ANSWER = "Jeg fandt ikke et sikkert svar i dokumenterne."
+NO_ANSWER_EN = "I found no reliable answer in the documents."
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
 ANSWER_MODES = ("extractive", "generative")
 
 _HEADING = re.compile(r"^(?:Beslutning(?:er)? for )?Punkt \d{1,3}\b[^.]*$", re.IGNORECASE)
@@ -230,13 +235,54 @@ def _assemble(question: str, chosen: list[_Candidate], hits: list[Hit],
             cited.append(replace(hits[cand.hit_index], rank=len(cited) + 1))
             number[cand.hit_index] = len(cited)
         sentences.append(AnswerSentence(cand.text, [number[cand.hit_index]]))
-    text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in sentences)
+    if is_english(question):
+        text = _english_text(sentences, cited)
+    else:
+        text = " ".join(_quoted(s) for s in sentences)
     return Answer(question, text, sentences, cited, insufficient, mode)
+
+
+def _quoted(sentence: AnswerSentence) -> str:
+    return f"{sentence.text} " + "".join(f"[{n}]" for n in sentence.citations)
+
+
+def _english_text(sentences: list[AnswerSentence], cited: list[Hit]) -> str:
+    """An English frame around the Danish quotes: "The minutes of MSB Rådmandsmøde,
+    23 March 2023, item 4, say: «…» (approved)". The source text is quoted verbatim (it is
+    the evidence); only the frame, field names and outcome label are English."""
+    parts: list[str] = []
+    run: list[AnswerSentence] = []
+    for sentence in [*sentences, None]:
+        if run and (sentence is None or sentence.citations[0] != run[0].citations[0]):
+            hit = cited[run[0].citations[0] - 1]
+            quote = " ".join(_quoted(s) for s in run)
+            outcome = OUTCOMES_EN.get(hit.outcome or "")
+            parts.append(f"{_english_source(hit)} say: «{quote}»" + (f" ({outcome})" if outcome else ""))
+            run = []
+        if sentence is not None:
+            run.append(sentence)
+    return " ".join(parts)
+
+
+def _english_source(hit: Hit) -> str:
+    where = [hit.meeting]
+    if hit.date:
+        year, month, day = (int(x) for x in hit.date.split("-"))
+        where.append(f"{day} {_MONTHS_EN[month - 1]} {year}")
+    if hit.punkt is not None:
+        where.append(f"item {hit.punkt}")
+    if hit.bilag is not None:
+        where.append(f"attachment {hit.bilag}")
+    pages = hit.page_start if hit.page_start == hit.page_end else f"{hit.page_start}-{hit.page_end}"
+    where.append(f"p. {pages}")
+    kind = "The minutes of" if hit.section == "beslutning" else "The documents of"
+    return f"{kind} {', '.join(where)},"
 
 
 def _refusal(question: str, hits: list[Hit]) -> Answer:
     nearest = hits[:3]
-    return Answer(question, NO_ANSWER, [], nearest, True, "extractive")
+    text = NO_ANSWER_EN if is_english(question) else NO_ANSWER
+    return Answer(question, text, [], nearest, True, "extractive")
 
 
 def answer_mode(mode: str | None) -> str:

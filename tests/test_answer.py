@@ -79,6 +79,44 @@ def test_english_question_gets_danish_quotes(searcher) -> None:
     assert "efterfølgende udvalgsmøde" in answer.answer
 
 
+def test_english_question_gets_an_english_frame_around_verbatim_quotes(searcher) -> None:
+    answer = searcher.ask("What was decided about Opgang til Opgang?")
+    assert not answer.insufficient_evidence
+    _assert_faithful(answer)  # the Danish sentences are quoted verbatim, each with its [n]
+    first = answer.citations[answer.sentences[0].citations[0] - 1]
+    assert first.section == "beslutning" and first.outcome == "godkendt"
+    assert answer.answer.startswith(
+        f"The minutes of {first.meeting}, 23 March 2023, item 4, p. {first.page_start}, say: «"
+    )
+    assert "» (approved)" in answer.answer
+    assert "overgangsfinansiering for Projekt Opgang til Opgang" in answer.answer
+    # a Danish question keeps the plain Danish answer
+    danish = searcher.ask("Hvad blev besluttet om Opgang til Opgang?")
+    assert "say:" not in danish.answer and "«" not in danish.answer
+
+
+def test_english_frame_names_each_source_and_translates_only_labels() -> None:
+    from dataclasses import replace
+
+    from kommunesoeg.core.results import AnswerSentence, Hit
+    from retriever.answer import _english_text
+
+    base = Hit(rank=1, score=1.0, chunk_id="a", text="", document="d.pdf",
+               meeting="MBU Rådmandsmøde", committee="MBU", date="2023-01-10", punkt=3,
+               punkt_title="T", bilag=2, bilag_title="B", page_start=4, page_end=5,
+               section="tekst", closed=False)
+    minutes = replace(base, rank=2, chunk_id="b", bilag=None, page_start=7, page_end=7,
+                      section="beslutning", outcome="taget til efterretning")
+    sentences = [AnswerSentence("Budgettet er 3 mio. kr.", [1]),
+                 AnswerSentence("Det blev taget til efterretning.", [2])]
+    assert _english_text(sentences, [base, minutes]) == (
+        "The documents of MBU Rådmandsmøde, 10 January 2023, item 3, attachment 2, p. 4-5, "
+        "say: «Budgettet er 3 mio. kr. [1]» "
+        "The minutes of MBU Rådmandsmøde, 10 January 2023, item 3, p. 7, "
+        "say: «Det blev taget til efterretning. [2]» (noted)"
+    )
+
+
 @pytest.mark.parametrize("qid", ["d19", "d20"])
 def test_unanswerable_questions_are_refused(searcher, qid: str) -> None:
     answer = searcher.ask(QUESTIONS[qid]["question"])

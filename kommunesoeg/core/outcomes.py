@@ -16,6 +16,15 @@ OUTCOMES = (
     "udsat",
     "andet",
 )
+# How an English answer names an outcome; "andet" (anything else) is not named.
+OUTCOMES_EN = {
+    "godkendt": "approved",
+    "ikke godkendt": "not approved",
+    "taget til efterretning": "noted",
+    "drøftet": "discussed",
+    "fremsendt": "forwarded",
+    "udsat": "postponed",
+}
 
 # Outcome rules, most specific first. The label of a decision is the rule that matches
 # EARLIEST in its text (minutes state the main decision first: "1) taget til efterretning
