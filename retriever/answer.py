@@ -26,6 +26,7 @@ from kommunesoeg.core.outcomes import OUTCOME_RULES, OUTCOMES_EN, find_followups
 from kommunesoeg.core.results import Answer, AnswerSentence, Filters, Hit
 from kommunesoeg.core.sentences import split_sentences as chunk_sentences
 from kommunesoeg.core.textnorm import content_terms
+from retriever.access import sees_closed
 from retriever.answertype import expected_type, holds_answer_type
 from retriever.generative import generate_answer
 from retriever.hits import top_hits
@@ -35,6 +36,10 @@ from retriever.view import IndexView
 
 NO_ANSWER = "Jeg fandt ikke et sikkert svar i dokumenterne."
 NO_ANSWER_EN = "I found no reliable answer in the documents."
+# Said to the public with every refusal, in general words: it must never name or hint at a
+# specific closed item (its title is printed only inside closed material).
+CLOSED_NOTICE = "Lukkede dagsordenspunkter kan ikke søges af offentligheden."
+CLOSED_NOTICE_EN = "Closed agenda items cannot be searched by the public."
 _MONTHS_EN = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -279,10 +284,14 @@ def _english_source(hit: Hit) -> str:
     return f"{kind} {', '.join(where)},"
 
 
-def _refusal(question: str, hits: list[Hit]) -> Answer:
-    nearest = hits[:3]
-    text = NO_ANSWER_EN if is_english(question) else NO_ANSWER
-    return Answer(question, text, [], nearest, True, "extractive")
+def _refusal(question: str, hits: list[Hit], role: str) -> Answer:
+    """No answer; the nearest passages are still shown. The public role is also told that
+    closed items exist and are not searchable, so a refusal is not read as "never treated"."""
+    english = is_english(question)
+    text = NO_ANSWER_EN if english else NO_ANSWER
+    if not sees_closed(role):
+        text = f"{text} {CLOSED_NOTICE_EN if english else CLOSED_NOTICE}"
+    return Answer(question, text, [], hits[:3], True, "extractive")
 
 
 def answer_mode(mode: str | None) -> str:
@@ -318,7 +327,7 @@ def answer_question(
                     role=role)
     evidence = assess_evidence(view, question, hits, query_vec, config)
     if not evidence.sufficient:
-        return _refusal(question, hits)
+        return _refusal(question, hits, role)
     pool = _answer_pool(view, ranker, question, query, query_vec, hits, k=k, filters=filters,
                         role=role)
     if mode == "generative":
@@ -328,7 +337,7 @@ def answer_question(
     candidates = _score_sentences(view, question, query_vec, pool)
     candidates = _of_expected_type(question, candidates, config.type_margin)
     if not candidates:
-        return _refusal(question, hits)
+        return _refusal(question, hits, role)
     chosen = _select(candidates, pool, is_decision_question(question), config.max_sentences)
     return _assemble(question, chosen, pool, insufficient=False)
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from kommunesoeg.core.results import Filters
-from retriever.answer import NO_ANSWER, split_sentences
+from retriever.answer import CLOSED_NOTICE, NO_ANSWER, split_sentences
 from retriever.generative import cited_sentences
 
 pytest_plugins = ["fixtures_index"]
@@ -121,7 +121,7 @@ def test_english_frame_names_each_source_and_translates_only_labels() -> None:
 def test_unanswerable_questions_are_refused(searcher, qid: str) -> None:
     answer = searcher.ask(QUESTIONS[qid]["question"])
     assert answer.insufficient_evidence
-    assert answer.answer == NO_ANSWER
+    assert answer.answer == f"{NO_ANSWER} {CLOSED_NOTICE}"  # the public is told closed items exist
     assert answer.sentences == []
     assert answer.citations  # the nearest passages are still shown
 
@@ -260,3 +260,13 @@ def test_answer_markers_match_citations(searcher) -> None:
     answer = searcher.ask(QUESTIONS["d03"]["question"])
     numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
     assert numbers == set(range(1, len(answer.citations) + 1))
+
+
+def test_internal_refusal_has_no_closed_notice_and_english_refusal_is_english(searcher) -> None:
+    internal = searcher.ask(QUESTIONS["d19"]["question"], role="internal")
+    assert internal.insufficient_evidence and internal.answer == NO_ANSWER
+    from retriever.answer import CLOSED_NOTICE_EN, NO_ANSWER_EN
+
+    english = searcher.ask("How many parking tickets did the municipality issue in 2019?")
+    assert english.insufficient_evidence
+    assert english.answer == f"{NO_ANSWER_EN} {CLOSED_NOTICE_EN}"

@@ -56,7 +56,7 @@ def test_subject_present_but_amount_absent_is_refused(searcher):
         "Hvor stort et beløb har Klimafonden bevilget til projektet "
         "'Klimavenlig mad, som børn kan lide og vælger til'?"
     )
-    assert answer.insufficient_evidence and answer.answer == NO_ANSWER
+    assert answer.insufficient_evidence and answer.answer.startswith(NO_ANSWER)
     assert answer.citations  # the nearest passages are still shown
 
 

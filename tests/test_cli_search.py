@@ -72,7 +72,10 @@ def test_ask_unanswerable(sample_index) -> None:
     result = _run(sample_index, "ask", "Hvad koster SFO-madordningen pr. måned i 2023?", "--json")
     answer = json.loads(result.output)
     assert answer["insufficient_evidence"] is True
-    assert answer["answer"] == "Jeg fandt ikke et sikkert svar i dokumenterne."
+    assert answer["answer"] == (
+        "Jeg fandt ikke et sikkert svar i dokumenterne. "
+        "Lukkede dagsordenspunkter kan ikke søges af offentligheden."
+    )
 
 
 def test_bad_date_names_the_option(sample_index) -> None:
