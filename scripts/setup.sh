@@ -25,3 +25,14 @@ fi
 extras="."
 [ $want_test = 1 ] && extras=".[dev,st]"
 .venv/bin/python -m pip install -q -e "$extras" 2>&1 | grep -v '^WARNING: Location' || true
+
+# axe-core (npm) for the browser test's WCAG 2.1 AA check, kept inside .venv (not tracked)
+if [ $want_test = 1 ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  [ -f .venv/axe/node_modules/axe-core/axe.min.js ] || \
+    npm install --silent --no-audit --no-fund --no-save --prefix .venv/axe axe-core@4.14.1 >/dev/null
+fi

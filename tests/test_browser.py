@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOT = ROOT / "docs" / "screenshot-answer.png"
+# installed by scripts/setup.sh --test (npm package axe-core)
+AXE = ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def _free_port() -> int:
@@ -145,8 +148,26 @@ def test_ask_in_a_real_browser_cites_and_links_the_pdf_page(app_url, browser):
     assert "Opgang" in page_text
 
     page.wait_for_timeout(500)  # let the last cards paint before the picture
+    _assert_wcag_21_aa(page)
     shot = ARTIFACTS / "screenshot-answer.png"
     page.screenshot(path=str(shot))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT)
     page.close()
+
+
+def _assert_wcag_21_aa(page) -> None:
+    """axe-core injected into the page with the answer shown: zero WCAG 2.1 AA violations
+    (the Danish web accessibility law requires AA of public-sector sites)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing (scripts/setup.sh --test installs axe-core with npm)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        WCAG_21_AA,
+    )
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in result["violations"]
+    ]
+    assert not found, "\n".join(found)
