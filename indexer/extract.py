@@ -42,6 +42,7 @@ from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
 from indexer.ocr import RENDER_DPI, OCRError, ocr_page_image, render_page
+from kommunesoeg.core.danish import megabytes, thousands
 from kommunesoeg.core.errors import DocumentError
 from kommunesoeg.core.models import Page
 
@@ -120,11 +121,7 @@ def _check_regular(name: str, mode: int) -> None:
 
 
 def _too_big(size: int, limit: int) -> str:
-    return f"filen er for stor ({_mb(size)}; højst {_mb(limit)})"
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+    return f"filen er for stor ({megabytes(size)}; højst {megabytes(limit)})"
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -371,8 +368,7 @@ class _Budget:
     def check_chars(self, chars: int) -> None:
         if self.reason is None and chars > self.max_chars:
             self.reason = (
-                f"side {self.number} har unormalt meget tekst (over {self.max_chars:,} tegn)"
-                .replace(",", ".")
+                f"side {self.number} har unormalt meget tekst (over {thousands(self.max_chars)} tegn)"
             )
         self.check_time()
 

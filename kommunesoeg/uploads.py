@@ -31,6 +31,7 @@ from pathlib import Path
 
 from indexer.extract import extract_pages
 from indexer.store import atomic_write, sha256_file
+from kommunesoeg.core.danish import megabytes
 from kommunesoeg.core.errors import DocumentError
 
 ALLOWED_SUFFIXES = (".pdf", ".txt")
@@ -106,7 +107,7 @@ def check_upload(
         raise DocumentError(name, "filen er tom (0 bytes)")
     if len(data) > max_bytes:
         raise DocumentError(
-            name, f"filen er for stor ({len(data) / 1e6:.1f} MB; højst {max_bytes // 2**20} MB)"
+            name, f"filen er for stor ({megabytes(len(data))}; højst {megabytes(max_bytes)})"
         )
     with tempfile.TemporaryDirectory(prefix="kommunesoeg-upload-") as tmp:
         copy = Path(tmp) / name

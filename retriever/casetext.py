@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from indexer.extract import decode_text, extract_pages, read_regular_file
+from kommunesoeg.core.danish import megabytes, thousands
 from kommunesoeg.core.errors import DocumentError, InvalidQuery
 
 # A case is an indstilling of a few pages: 2 MB of text is ~1,000 pages, so anything larger
@@ -64,8 +65,8 @@ def case_text_from_bytes(name: str, data: bytes) -> str:
     else:
         if len(data) > MAX_CASE_TEXT_BYTES:
             raise InvalidQuery(
-                f"file: {name}: filen er for stor til en sag ({_mb(len(data))}; højst "
-                f"{_mb(MAX_CASE_TEXT_BYTES)} tekst)"
+                f"file: {name}: filen er for stor til en sag ({megabytes(len(data))}; højst "
+                f"{megabytes(MAX_CASE_TEXT_BYTES)} tekst)"
             )
         try:
             text = decode_text(name, data)
@@ -77,8 +78,8 @@ def case_text_from_bytes(name: str, data: bytes) -> str:
 def _pdf_text(name: str, data: bytes) -> str:
     if len(data) > MAX_CASE_PDF_BYTES:
         raise InvalidQuery(
-            f"file: {name}: filen er for stor til en sag ({_mb(len(data))}; højst "
-            f"{_mb(MAX_CASE_PDF_BYTES)})"
+            f"file: {name}: filen er for stor til en sag ({megabytes(len(data))}; højst "
+            f"{megabytes(MAX_CASE_PDF_BYTES)})"
         )
     with tempfile.TemporaryDirectory(prefix="kommunesoeg-sag-") as tmp:
         path = Path(tmp) / "sag.pdf"  # never the uploaded name: it may hold ../ or worse
@@ -103,8 +104,8 @@ def prepare_case_text(text: str, *, source: str | None = None) -> str:
         raise InvalidQuery(f"{field}: sagsteksten er tom")
     if len(text) > MAX_CASE_CHARS:
         raise InvalidQuery(
-            f"{field}: sagsteksten er for lang ({_thousands(len(text))} tegn; højst "
-            f"{_thousands(MAX_CASE_CHARS)})"
+            f"{field}: sagsteksten er for lang ({thousands(len(text))} tegn; højst "
+            f"{thousands(MAX_CASE_CHARS)})"
         )
     words, share = _real_words(text)
     if words < MIN_WORDS or share < MIN_WORD_SHARE:
@@ -129,11 +130,3 @@ def _real_words(text: str) -> tuple[int, float]:
             letters += len(word)
     visible = sum(1 for ch in text if not ch.isspace())
     return count, (letters / visible if visible else 0.0)
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
-
-
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", ".")

@@ -14,7 +14,6 @@ same SHA-256 as indexed, are ever copied or read; a name from anywhere else is r
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import subprocess
@@ -27,7 +26,7 @@ import streamlit as st
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
-from indexer.store import DocumentRecord
+from indexer.store import DocumentRecord, sha256_file
 from kommunesoeg.ui.common import corpus_dir
 from retriever.access import may_see_page
 
@@ -236,8 +235,5 @@ def _sha256(path: Path) -> str:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """`sha256_file`, kept per (path, mtime, size) so a page view does not re-hash the PDF."""
+    return sha256_file(Path(path))
