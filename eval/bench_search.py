@@ -1,11 +1,17 @@
-"""Search latency benchmark: the sample index as loaded by the Searcher, and a synthetic
-archive of up to 1,000,000 chunks comparing exact FAISS search with HNSW and IVF.
+"""Search latency benchmark: the sample index as loaded by the Searcher (search and ask),
+and a synthetic archive of up to 1,000,000 chunks comparing exact FAISS search with HNSW
+and IVF.
 
 A script that prints numbers, not a test:
 
-    .venv/bin/python -m eval.bench_search                 # sample + 1M synthetic
+    .venv/bin/python -m eval.bench_search                 # sample + ask + 1M synthetic
     .venv/bin/python -m eval.bench_search --n 100000      # quicker
-    .venv/bin/python -m eval.bench_search --skip-synthetic
+    .venv/bin/python -m eval.bench_search --skip-synthetic --json bench.json
+    .venv/bin/python -m eval.bench_search --skip-sample --skip-synthetic --ask-limit 5
+
+Ask latency: `Searcher.ask` (k=5, role public) over the dev and extra questions, one at a
+time with the index loaded, after one warm-up question; the target is p50 <= 300 ms and
+p95 <= 1 s. `--json PATH` also writes the numbers (UTF-8, `ask_p50_ms`, `ask_p95_ms`, ...).
 
 Synthetic vectors: uniform random vectors are a worst case for approximate search (no
 structure to exploit) and unlike real embeddings, so the archive is made from the real
@@ -20,6 +26,7 @@ stays free for a concurrent user); builds use all cores.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -31,6 +38,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = Path(__file__).parent / "dev-questions.jsonl"
+EXTRA = Path(__file__).parent / "questions-extra.jsonl"
+ASK_TARGET_MS = (300.0, 1000.0)  # p50, p95 (issue 11, deliverable 8)
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -79,7 +88,8 @@ def load_searcher(index_dir: Path, corpus_dir: Path, mode: str):
     return Searcher(index_dir, mode=mode)
 
 
-def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> None:
+def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> dict[str, dict]:
+    """Search latency per mode; returns {mode: {"p50_ms", "p95_ms", "queries", "chunks"}}."""
     from eval.questions import load_questions
 
     questions = [q.question for q in load_questions(DEV)]
@@ -90,6 +100,7 @@ def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> None:
     from retriever.search import Searcher
 
     first = load_searcher(index_dir, corpus_dir, "hybrid")
+    results: dict[str, dict] = {}
     for mode in ("hybrid", "dense", "bm25"):
         searcher = (
             first if mode == "hybrid" else Searcher(index_dir, mode=mode, embedder=first.embedder)
@@ -105,7 +116,48 @@ def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> None:
         p50, p95 = percentiles(times)
         n_chunks = len(searcher.reader.chunks)
         say(f"| {mode} | {n_chunks} | {len(times)} | {p50:.1f} | {p95:.1f} |")
+        results[mode] = {
+            "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(times),
+            "chunks": n_chunks,
+        }
     say("")
+    return results
+
+
+def bench_ask(index_dir: Path, corpus_dir: Path, repeat: int, limit: int | None) -> dict:
+    """`Searcher.ask` latency (k=5, role public, hybrid) over the dev + extra questions with
+    the index loaded, after one warm-up question; returns the JSON keys `ask_*`."""
+    from eval.questions import load_questions
+
+    questions = [q.question for q in [*load_questions(DEV), *load_questions(EXTRA)]]
+    if limit is not None:
+        questions = questions[:limit]
+    searcher = load_searcher(index_dir, corpus_dir, "hybrid")
+    searcher.ask(questions[0], k=5, role="public")  # warm-up: model, caches
+    times = []
+    for _ in range(repeat):
+        for q in questions:
+            start = time.perf_counter()
+            searcher.ask(q, k=5, role="public")
+            times.append(time.perf_counter() - start)
+    p50, p95 = percentiles(times)
+    ok = p50 <= ASK_TARGET_MS[0] and p95 <= ASK_TARGET_MS[1]
+    say("## Svarlatens, eksempelkorpus (Searcher.ask, k=5, rolle public)")
+    say("")
+    say("| spørgsmål | kald | p50 ms | p95 ms | mål p50/p95 ms | opfyldt |")
+    say("| ---: | ---: | ---: | ---: | ---: | --- |")
+    say(
+        f"| {len(questions)} | {len(times)} | {p50:.1f} | {p95:.1f} "
+        f"| {ASK_TARGET_MS[0]:.0f} / {ASK_TARGET_MS[1]:.0f} | {'ja' if ok else 'nej'} |"
+    )
+    say("")
+    return {
+        "ask_p50_ms": round(p50, 2),
+        "ask_p95_ms": round(p95, 2),
+        "ask_questions": len(questions),
+        "ask_calls": len(times),
+        "ask_target_met": ok,
+    }
 
 
 # --- part 2: synthetic archive ----------------------------------------------------------
@@ -271,17 +323,30 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-sample", action="store_true")
+    parser.add_argument("--skip-ask", action="store_true")
+    parser.add_argument(
+        "--ask-limit", type=int, default=None, help="kun de første N spørgsmål til ask (hurtigt tjek)"
+    )
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="skriv tallene som JSON hertil")
     args = parser.parse_args(argv)
     args.methods = {m.strip() for m in args.methods.split(",")}
 
-    say(f"Maskine: {machine()}")
+    report: dict = {"machine": machine()}
+    say(f"Maskine: {report['machine']}")
     say("")
     if not args.skip_sample:
-        bench_sample(args.index, args.corpus, args.repeat)
+        report["search"] = bench_sample(args.index, args.corpus, args.repeat)
+    if not args.skip_ask:
+        report.update(bench_ask(args.index, args.corpus, args.repeat, args.ask_limit))
     if not args.skip_synthetic:
         bench_synthetic(args, args.index, args.corpus)
-    say(f"Peak RSS i alt: {peak_rss_gb():.2f} GiB")
+    report["peak_rss_gb"] = round(peak_rss_gb(), 3)
+    say(f"Peak RSS i alt: {report['peak_rss_gb']:.2f} GiB")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        say(f"Skrev {args.json}")
 
 
 if __name__ == "__main__":

@@ -477,6 +477,17 @@ def _closed_entry(text: str) -> int | None:
     return None
 
 
+def _only_listed(lines: list[_Line], i: int, entry: int) -> bool:
+    """Is the closed entry at lines[i] just a line of an agenda list ("Dagsorden kort:
+    ... 6. Sygedagpenge regres (lukket punkt) / 7. Orienteringspunkter")? The next line is
+    then the next entry (number + 1; a "1." would start the item's own list), so the
+    closed item has no text here - only its printed title,
+    which the open agenda shows to everyone (issue 11: an open listing may be named)."""
+    nxt = lines[i + 1].text if i + 1 < len(lines) else ""
+    num = NUMBERED_RE.match(nxt)
+    return num is not None and int(num.group(1)) == entry + 1
+
+
 def _continues_title(title: str, nxt: str) -> bool:
     if not nxt or parse_item_heading(nxt) or _kind_of(nxt) or PART_START_RE.match(nxt):
         return False
@@ -579,12 +590,16 @@ def _part_drafts(
             nxt = lines[i + 1].text if i + 1 < len(lines) else ""
             close_next_heading = parse_item_heading(nxt) is not None
         entry = _closed_entry(text)
+        if entry is not None and _only_listed(lines, i, entry):
+            entry = None  # a line of an open agenda list: the printed title stays open
         if entry is not None:
             closed_entry = entry
             cur = flush(_Draft(index, cur.punkt, cur.punkt_title, cur.kind, True, cur.has_heading))
         elif closed_entry is not None:
             num = NUMBERED_RE.match(text)
-            if num and int(num.group(1)) != closed_entry:
+            # only the next entry of the list ends a closed entry: a numbered list inside
+            # the closed item's own text ("1. ...", "2. ...") must stay closed
+            if num and int(num.group(1)) == closed_entry + 1:
                 closed_entry = None
                 cur = flush(
                     _Draft(

@@ -3,13 +3,19 @@
 "Hvor stort et beløb har Klimafonden bevilget til projektet?" must be answered with an
 amount. When the documents discuss the project but never state the amount, quoting the
 nearest sentence about the project would dress up a non-answer; the answer gate refuses
-instead. Only two answer types are checked, the ones Danish questions mark unambiguously:
-quantities (hvor mange / hvor meget / beløb / koster) and times (hvornår / when).
+instead. Two answer types are required, the ones Danish questions mark unambiguously:
+quantities (hvor mange / hvor meget / beløb / koster) and times (hvornår / when). A value
+the question itself states does not count: "Hvornår skulle rådmændene orienteres om
+temamødet den 12. januar?" is not answered by a sentence whose only date is 12. januar.
+Two more types only prefer a sentence, since their marks are softer: a person or
+organisation (hvem / who) and a place (hvor holdes / where).
 """
 
 from __future__ import annotations
 
 import re
+
+from kommunesoeg.core.danish import MONTHS_DA
 
 _QUANTITY_Q = re.compile(
     r"\b(hvor\s+(mange|meget|stort?|store|længe|lang)|hvad\s+(koster|kostede|beløber)|"
@@ -18,10 +24,7 @@ _QUANTITY_Q = re.compile(
 )
 _TIME_Q = re.compile(r"\b(hvornår|when|what\s+date|which\s+date)\b", re.IGNORECASE)
 
-_MONTHS = (
-    r"januar|februar|marts|april|maj|juni|juli|august|september|oktober|november|december|"
-    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|dec"
-)
+_MONTHS = "|".join(MONTHS_DA) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|dec"
 # A number that counts or measures something: not a list marker ("1." / "2)") at the start,
 # not a bare year.
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
@@ -31,38 +34,109 @@ _NUMBER_WORDS = re.compile(
     r"uger|måneder|år|gange)\b",
     re.IGNORECASE,
 )
+_CLOCK = r"\d{1,2}(?:[.:]\d{2})?"
 _TIME = re.compile(
-    rf"(\b\d{{1,2}}\.\s*({_MONTHS})\b|\b({_MONTHS})\s+\d{{4}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b|"
-    rf"\bkl\.\s*\d|\b(19|20)\d\d\b|\b(medio|ultimo|primo)\b|\bkvartal\b|\buge\s+\d)",
+    rf"(?P<daymonth>\b(?P<day>\d{{1,2}})\.\s*(?P<month>{_MONTHS})\b(?:\s+(?:19|20)\d\d\b)?)|"
+    rf"\b({_MONTHS})\s+\d{{4}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b|"
+    rf"\bd\.\s*\d{{1,2}}[./]\d{{1,2}}\b\.?|\b\d{{1,2}}\.\d{{1,2}}\.(?=\s|$)|"
+    rf"\bkl\.\s*{_CLOCK}(?:\s*[–-]\s*{_CLOCK})?|\b\d{{1,2}}[.:]\d{{2}}\s*[–-]\s*\d{{1,2}}[.:]\d{{2}}\b|"
+    rf"\b(19|20)\d\d\b|\b(medio|ultimo|primo)\b|\b(?:\d\.\s*)?kvartal\b|\buge\s+\d{{1,2}}\b",
     re.IGNORECASE,
 )
 _LIST_MARKER = re.compile(r"^\s*(\d{1,2}[.)]|[a-z][.)]|•|-)\s*")
 
 
+_PERSON_Q = re.compile(r"\b(hvem|hvad\s+hedder|hvilke\s+(personer|organisationer|medlemmer)|who|whom)\b",
+                       re.IGNORECASE)
+_PLACE_Q = re.compile(
+    r"\b(hvor\s+(holdes|holder|afholdes|ligger|foregår|skal\s+\w+\s+(sidde|bo|holdes|placeres))|"
+    r"hvilket\s+sted|where)\b",
+    re.IGNORECASE,
+)
+# A person: two capitalised words in a row not at the start, initials ("OKJ", "MØB"), a
+# role, or an agenda form's person fields.
+_PERSON = re.compile(
+    r"(?<=\S\s)[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ][a-zæøå-]+)+|\b[A-ZÆØÅ]{2,4}\b|"
+    r"\b(?i:rådmand\w*|direktør\w*|borgmester\w*|formand\w*|chef\w*|leder\w*)\b|"
+    r"^(?:Ansvarlig|Deltagere?|Sagsbehandler):",
+)
+_PLACE = re.compile(
+    r"\b(?:Mødested|lokale|Rådhuset|Rådhus|adresse|\w+(?:vej|gade|plads|torv|skole|skolen|"
+    r"centret|huset|hallen))\b|\b(?:i|på)\s+[A-ZÆØÅ][a-zæøå]+",
+)
+
+
 def expected_type(question: str) -> str | None:
-    """"quantity", "time" or None (any sentence may answer)."""
+    """"quantity", "time", "person", "place" or None (any sentence may answer)."""
     if _QUANTITY_Q.search(question):
         return "quantity"
     if _TIME_Q.search(question):
         return "time"
+    if _PERSON_Q.search(question):
+        return "person"
+    if _PLACE_Q.search(question):
+        return "place"
     return None
 
 
-def _has_quantity(sentence: str) -> bool:
-    body = _LIST_MARKER.sub("", sentence, count=1)
+REQUIRED_TYPES = ("quantity", "time")  # a sentence without one cannot answer
+SOFT_TYPES = ("person", "place")  # a sentence with one is preferred
+
+
+# Money asked ("hvor mange penge", "beløb", "koster") must be answered with money; a count
+# ("hvor mange børn") must not be answered with an amount of money.
+_MONEY_Q = re.compile(
+    r"\b(penge|beløb\w*|kost(er|ede|e)|pris\w*|kroner|kr|budget\w*|bevilg\w*|afsat|"
+    r"money|cost\w*|price|funding|grant\w*|budget)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"\b(kr\.?|kroner|mio\.?|mia\.?|millioner|milliarder|DKK|EUR)(?!\w)",
+                    re.IGNORECASE)
+_COUNT_Q = re.compile(r"\b(hvor\s+mange|antal(let)?|how\s+many)\b", re.IGNORECASE)
+
+
+def _has_quantity(sentence: str, question: str) -> bool:
+    money_q = bool(_MONEY_Q.search(question))
+    if money_q and not _MONEY.search(sentence):
+        return False
+    if not money_q and _COUNT_Q.search(question) and _MONEY.search(sentence):
+        return False  # "hvor mange børn" is not answered by "1,5 mio. kr."
+    body = _TIME.sub(" ", _LIST_MARKER.sub("", sentence, count=1))  # "15. marts" is a date
     if _NUMBER_WORDS.search(body):
         return True
+    asked = {m.group(0) for m in _NUMBER.finditer(question)}
     for match in _NUMBER.finditer(body):
         number = match.group(0)
-        if re.fullmatch(r"(19|20)\d\d", number):
-            continue  # a year is a time, not an amount
+        if re.fullmatch(r"(19|20)\d\d", number) or number in asked:
+            continue  # a year is a time, not an amount; a number the question states is no answer
         return True
     return False
 
 
-def holds_answer_type(sentence: str, kind: str | None) -> bool:
+def _has_time(sentence: str, question: str) -> bool:
+    asked = {_time_key(m) for m in _TIME.finditer(question)}
+    return any(_time_key(m) not in asked for m in _TIME.finditer(sentence))
+
+
+def _time_key(match: re.Match[str]) -> str:
+    """What a time expression names: "12. januar 2023" and "12. januar" are one day."""
+    if match.group("daymonth"):
+        return f"{int(match.group('day'))}.{match.group('month').casefold()[:3]}"
+    return _squash(match.group(0))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).casefold()
+
+
+def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bool:
+    """Whether `sentence` states a value of `kind` that `question` does not state itself."""
     if kind == "quantity":
-        return _has_quantity(sentence)
+        return _has_quantity(sentence, question)
     if kind == "time":
-        return bool(_TIME.search(sentence))
+        return _has_time(sentence, question)
+    if kind == "person":
+        return bool(_PERSON.search(sentence))
+    if kind == "place":
+        return bool(_PLACE.search(sentence))
     return True

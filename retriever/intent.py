@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 
-# Questions about what was decided / agreed, in Danish and English.
+# Questions about what was decided / agreed / came out of an agenda item, Danish and English:
+# "Hvad blev besluttet om X?", "Sagde rådmanden ja til X?", "Hvad kom rådmandskredsen frem
+# til om X?", "Hvad skete der under punktet X?", "What was decided about X?".
 _DECISION_QUESTION = re.compile(
     r"\b(?:besluttet|beslut\w*|vedtaget|vedtog|aftalt|godkendt\w*|udfald\w*|konklu\w*|"
-    r"decided|decision\w*|agreed|approved|resolved|outcome)\b",
+    r"(?:sagde|sagt)\s+(?:\w+\s+){0,3}(?:ja|nej)|(?:ja|nej)\s+til|"
+    r"kom\s+(?:\w+\s+){0,3}frem\s+til|skete\s+der\s+(?:under|på|med)|"
+    r"decided|decision\w*|agreed|approved|approve|resolved|outcome|said\s+(?:yes|no)|"
+    r"what\s+happened)\b",
     re.IGNORECASE,
 )
 
@@ -15,3 +20,18 @@ _DECISION_QUESTION = re.compile(
 def is_decision_question(question: str) -> bool:
     """"Hvad blev besluttet om X?" is answered by the minutes' decision, not the proposal."""
     return bool(_DECISION_QUESTION.search(question))
+
+
+# The bodies that decide, and what they say or want: a question about what the
+# rådmandskreds "mener", "vil have", "var bekymret for" is answered from the minutes.
+_MINUTES_QUESTION = re.compile(
+    r"\b(?:rådmand\w*|rådmænd\w*|udvalg\w*|byråd\w*|magistrat\w*|direktion\w*|"
+    r"alderman|aldermen|committee|council|mayor)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_the_minutes(question: str) -> bool:
+    """A decision question, or a question about what a deciding body said or wanted: its
+    answer is more likely in the minutes (Beslutning) than in the proposal."""
+    return is_decision_question(question) or bool(_MINUTES_QUESTION.search(question))

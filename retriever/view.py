@@ -17,8 +17,9 @@ import numpy as np
 
 from indexer.embed import Embedder
 from kommunesoeg.core.models import Chunk, Decision
-from kommunesoeg.core.results import Filters
+from kommunesoeg.core.results import ClosedListing, Filters
 from retriever.access import closed_pages, may_see_chunk, may_see_decision
+from retriever.closed_listing import find_closed_listings
 from retriever.storage import RetrievalStore
 from retriever.terms import TermStats
 
@@ -51,6 +52,30 @@ def _key(decision: Decision) -> str:
     return decision.chunk_id + decision.text
 
 
+@dataclass
+class UnitVectors:
+    """Passage embeddings of quotable units (sentences, field lines), made at question time
+    for the few units an answer chooses between, and kept (up to `capacity`, oldest
+    dropped first) because the same passages answer many questions."""
+
+    embedder: Embedder
+    capacity: int = 50_000
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def of(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim), L2-normalised rows in the order given."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            if missing:
+                vecs = np.asarray(self.embedder.embed_passages(missing), dtype=np.float32)
+                for text, v in zip(missing, vecs):
+                    self._vectors[text] = v / max(np.linalg.norm(v), 1e-12)
+                while len(self._vectors) > self.capacity:
+                    self._vectors.pop(next(iter(self._vectors)))
+            return np.stack([self._vectors[t] for t in texts])
+
+
 @dataclass(frozen=True)
 class IndexView:
     """One generation as the verbs read it; build with `IndexView.load`."""
@@ -66,6 +91,9 @@ class IndexView:
     documents: tuple[str, ...]
     sections: tuple[str, ...]
     decision_vectors: DecisionVectors
+    unit_vectors: UnitVectors
+    # closed items as open tables of contents list them (retriever/closed_listing.py)
+    closed_listings: tuple[ClosedListing, ...]
 
     @classmethod
     def load(cls, store: RetrievalStore, embedder: Embedder) -> IndexView:
@@ -98,6 +126,8 @@ class IndexView:
             documents=tuple(sorted({c.document for c in chunks})),
             sections=tuple(sorted({c.section for c in chunks})),
             decision_vectors=DecisionVectors(embedder),
+            unit_vectors=UnitVectors(embedder),
+            closed_listings=find_closed_listings(chunks),
         )
 
     # ----------------------------------------------------------------- chunks

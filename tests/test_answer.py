@@ -88,11 +88,13 @@ def test_english_question_gets_an_english_frame_around_verbatim_quotes(searcher)
     assert answer.answer.startswith(
         f"The minutes of {first.meeting}, 23 March 2023, item 4, p. {first.page_start}, say: «"
     )
-    assert "» (approved)" in answer.answer
+    assert "» (approved; follow-up: Vibeke Jensen)" in answer.answer
     assert "overgangsfinansiering for Projekt Opgang til Opgang" in answer.answer
-    # a Danish question keeps the plain Danish answer
+    # a Danish question keeps a Danish frame
     danish = searcher.ask("Hvad blev besluttet om Opgang til Opgang?")
-    assert "say:" not in danish.answer and "«" not in danish.answer
+    assert "say:" not in danish.answer
+    assert danish.answer.startswith("Beslutning på MSB Rådmandsmøde den 23. marts 2023, Punkt 4: ")
+    assert "(godkendt; Vibeke Jensen følger op)" in danish.answer
 
 
 def test_english_frame_names_each_source_and_translates_only_labels() -> None:

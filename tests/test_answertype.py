@@ -1,11 +1,21 @@
-"""Answer types: a "how much" question is refused when the passages never state an amount."""
+"""Answer types: a "how much" question is refused when the passages never state an amount.
+
+Quick tests of `expected_type` and `holds_answer_type` (required types quantity and time,
+soft types person and place; values the question states itself; dates are no quantities;
+money asked needs money, a count must not be answered with money), then the sample index.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from retriever.answer import NO_ANSWER
-from retriever.answertype import expected_type, holds_answer_type
+from retriever.answertype import (
+    REQUIRED_TYPES,
+    SOFT_TYPES,
+    expected_type,
+    holds_answer_type,
+)
 
 pytest_plugins = ["fixtures_index"]
 
@@ -41,6 +51,220 @@ def test_expected_type(question, kind):
 )
 def test_holds_answer_type(sentence, kind, holds):
     assert holds_answer_type(sentence, kind) is holds
+
+
+# ----------------------------------------------------------------------------- the kinds
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Hvem er ansvarlig for indledende drøftelse af Budget 24?", "person"),
+        ("Hvilke personer deltog i mødet?", "person"),
+        ("Who is responsible for the budget talks?", "person"),
+        ("To whom was the application sent?", "person"),
+        ("Hvor holdes Social- og Beskæftigelsesudvalgets møde?", "place"),
+        ("Hvor afholdes temamødet?", "place"),
+        ("Hvor ligger den nye daginstitution?", "place"),
+        ("Where is the meeting held?", "place"),
+        ("Hvornår holder udvalget møde?", "time"),
+        ("Hvor mange pladser er der i Tilst?", "quantity"),
+        # a required type wins over a soft one asked in the same question
+        ("Hvem fik hvor mange penge?", "quantity"),
+        ("Hvornår og hvor holdes mødet?", "time"),
+        ("Hvad er status på Opgang til Opgang?", None),
+        ("Hvor er vi nu?", None),  # "hvor" alone asks for no place
+    ],
+)
+def test_expected_type_person_and_place(question, kind):
+    assert expected_type(question) == kind
+
+
+def test_quantity_and_time_are_required_person_and_place_soft():
+    assert set(REQUIRED_TYPES) == {"quantity", "time"}
+    assert set(SOFT_TYPES) == {"person", "place"}
+
+
+# ----------------------------------------------------------------------------- the question's own values
+TEMA_Q = "Hvornår skulle rådmændene orienteres om temamødet den 12. januar?"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("Temamødet holdes den 12. januar.", False),  # only the date the question states
+        ("Temamødet holdes den 12.  januar på Rådhuset.", False),  # spacing does not matter
+        ("Rådmændene orienteres den 5. januar om temamødet den 12. januar.", True),
+        ("Rådmændene orienteres om temamødet i uge 1.", True),
+        ("Rådmændene orienteres om temamødet.", False),
+    ],
+)
+def test_a_date_the_question_states_is_no_answer(sentence, holds):
+    assert holds_answer_type(sentence, "time", TEMA_Q) is holds
+
+
+def test_the_questions_date_with_its_year_is_no_answer():
+    assert not holds_answer_type("Temamødet holdes den 12. januar 2023.", "time", TEMA_Q)
+
+
+def test_a_stated_date_counts_for_a_question_without_it():
+    assert holds_answer_type("Temamødet holdes den 12. januar.", "time",
+                             "Hvornår holdes temamødet?")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("Der er børn i alle 12 institutioner.", False),  # 12 is the question's number
+        ("Der er 340 børn i alle 12 institutioner.", True),
+        ("Der er tyve børn på ventelisten.", True),  # a number word counts
+    ],
+)
+def test_a_number_the_question_states_is_no_answer(sentence, holds):
+    question = "Hvor mange børn går i de 12 institutioner?"
+    assert holds_answer_type(sentence, "quantity", question) is holds
+
+
+# ----------------------------------------------------------------------------- dates are no quantities
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "2. Referat fra udvalgets møde den 15. marts 2023",
+        "Referat fra udvalgets møde den 15. marts 2023",
+        "Mødet blev holdt den 15.03.2023.",
+        "Mødet blev holdt den 15/3-2023.",
+        "Projektet forventes afsluttet i 2023.",
+        "Sagen forelægges igen ultimo 2024.",
+    ],
+)
+def test_dates_are_not_quantities(sentence):
+    assert not holds_answer_type(sentence, "quantity", "Hvor mange deltog i mødet?")
+    assert not holds_answer_type(sentence, "quantity")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Mødetid: Kl. 18.15 – 20.00", "Sagen forelægges i uge 12.",
+     "Sagen forelægges i 3. kvartal 2023."],
+)
+def test_clock_times_and_weeks_are_not_quantities(sentence):
+    assert not holds_answer_type(sentence, "quantity", "Hvor mange deltog i mødet?")
+
+
+def test_short_clock_times_and_weeks_are_not_quantities():
+    for sentence in ("Mødet starter kl. 9.", "Sagen forelægges i uge 5."):
+        assert not holds_answer_type(sentence, "quantity", "Hvor mange deltog i mødet?")
+
+
+def test_a_number_beside_a_date_is_a_quantity():
+    sentence = "Den 15. marts 2023 deltog 42 borgere i mødet."
+    assert holds_answer_type(sentence, "quantity", "Hvor mange borgere deltog i mødet?")
+
+
+# ----------------------------------------------------------------------------- money and counts
+MONEY_QUESTIONS = [
+    "Hvor mange penge er der afsat til videreuddannelse?",
+    "Hvor stort er beløbet til projektet?",
+    "Hvad koster SFO-madordningen pr. måned?",
+    "Hvor meget er der bevilget til klimamad?",
+    "How much funding was granted?",
+]
+
+
+@pytest.mark.parametrize("question", MONEY_QUESTIONS)
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Der er afsat 3.600 kr. pr. deltager.",
+        "Der er afsat 1,4 mio. kr. i 2023.",
+        "Der er afsat 1,5 mio. til projektet.",
+        "Rammen er på 2 mia. over fire år.",
+        "Der er afsat 200.000 DKK til projektet.",
+        "Der er afsat 200.000 kroner til projektet.",
+        "Der er afsat to mio. kr. til projektet.",
+    ],
+)
+def test_a_money_question_is_answered_by_money(question, sentence):
+    assert expected_type(question) == "quantity"
+    assert holds_answer_type(sentence, "quantity", question)
+
+
+@pytest.mark.parametrize("question", MONEY_QUESTIONS)
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Der deltager 40 personer i forløbet.",
+        "Forløbet varer 30 minutter pr. møde.",
+        "Beløbet er endnu ikke fastlagt.",
+        "Der er afsat millioner af kroner til projektet.",  # money, but no amount
+    ],
+)
+def test_a_money_question_is_not_answered_without_an_amount_of_money(question, sentence):
+    assert not holds_answer_type(sentence, "quantity", question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hvor mange børn er der på venteliste?", "Hvad er antallet af pladser?",
+     "How many children are on the waiting list?"],
+)
+def test_a_count_is_not_answered_by_an_amount_of_money(question):
+    assert not holds_answer_type("Der er afsat 1,5 mio. kr. til ventelisten.", "quantity",
+                                 question)
+    assert holds_answer_type("Der står 120 børn på ventelisten.", "quantity", question)
+
+
+def test_a_measure_that_is_no_count_may_be_money():
+    # "hvor meget" without a money word: any amount answers
+    question = "Hvor meget bruger kommunen på kørsel?"
+    assert holds_answer_type("Kommunen bruger 2,3 mio. kr. på kørsel.", "quantity", question)
+    assert holds_answer_type("Kommunen kører 12.000 km om året.", "quantity", question)
+
+
+# ----------------------------------------------------------------------------- person and place
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("Ansvarlig: Anders Winnerskjold", True),
+        ("Ansvarlig: BA", True),
+        ("Deltagere: Ann Olivia Keblovszki og Mia Lund Kristensen", True),
+        ("Sagen følges op af Vibeke Jensen.", True),
+        ("OKJ følger op på sagen.", True),
+        ("Indstillingen blev godkendt af rådmanden.", True),
+        ("Mødet ledes af direktøren.", True),
+        ("Projektet forløber planmæssigt.", False),
+        ("Budgettet blev godkendt.", False),
+    ],
+)
+def test_a_sentence_naming_a_person(sentence, holds):
+    assert holds_answer_type(sentence, "person", "Hvem er ansvarlig?") is holds
+
+
+@pytest.mark.parametrize(
+    "sentence", ["Rådmanden godkendte indstillingen.", "Borgmesteren åbnede mødet."]
+)
+def test_a_role_at_the_start_of_a_sentence_names_a_person(sentence):
+    assert holds_answer_type(sentence, "person", "Hvem godkendte indstillingen?")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("Mødested: Rådhuset, lokale 398", True),
+        ("Mødet holdes på Rådhuset.", True),
+        ("Mødet holdes i lokale 398.", True),
+        ("Mødet holdes på Randersvej 12.", True),
+        ("Mødet holdes i Kulturhuset.", True),
+        ("Temamødet holdes i Gellerup.", True),
+        ("Mødet holdes senere på året.", False),
+        ("Udvalget drøftede sagen.", False),
+    ],
+)
+def test_a_sentence_naming_a_place(sentence, holds):
+    assert holds_answer_type(sentence, "place", "Hvor holdes mødet?") is holds
+
+
+def test_no_kind_accepts_any_sentence():
+    assert holds_answer_type("Udvalget drøftede sagen.", None, "Hvad skete der?")
+    assert holds_answer_type("", None)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -501,3 +502,54 @@ def test_hash_password_command_prints_a_usable_line():
     import tomllib
 
     assert auth.verify(tomllib.loads(line), "anna", "pw1")
+
+
+# ---------------------------------------------------------------------------- decision card
+FACT_QUESTION = "Hvornår og hvor holder Social- og Beskæftigelsesudvalget møde den 29. marts 2023?"
+
+
+def _decision_cards(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if 'class="ks-dec"' in m.value]
+
+
+def test_decision_question_shows_the_decision_card_and_a_fact_question_does_not(app_env):
+    at = submit(start(), "ask_input", QUESTION, "Spørg")
+    cards = _decision_cards(at)
+    assert len(cards) == 1
+    card = cards[0]
+    assert '<div class="ks-dec" lang="da"><h4>Beslutning <span class="ks-badge"' in card
+    assert ">Godkendt</span></h4>" in card  # the outcome as a written label
+    assert "overgangsfinansiering" in card
+    # the minutes' line structure: numbered clauses and bullets stay apart
+    assert "<p>2 og 3) Drøftet med nedenstående bemærkninger:</p><ul><li>" in card
+    assert "<li>Er der mulighed for at skaffe finansiering via fonde?</li>" in card
+    assert "<strong>Opfølgning:</strong> Vibeke Jensen" in card
+    assert "MSB Rådmandsmøde · 23. marts 2023" in card
+    assert "Punkt 4: Projekt Opgang til Opgang" in card
+    assert re.search(
+        r'href="app/static/kilder/2023-03-23_MSB_raadmandsmoede\.pdf#page=\d+"[^>]*>'
+        r"Åbn PDF på side \d+ ↗</a>",
+        card,
+    )
+    assert "Tidligere behandlet" not in card  # treated at one meeting only
+    # the card comes first; the answer text is one click away, the sources follow
+    assert "Svaret som tekst med kildehenvisninger" in [e.label for e in at.expander]
+    assert any('class="ks-answer"' in m.value for m in at.markdown)
+    assert [s.value for s in at.subheader][:2] == ["Svar", "Kilder"]
+
+    submit(at, "ask_input", FACT_QUESTION, "Spørg")
+    assert not _decision_cards(at)
+    assert any('class="ks-answer"' in m.value for m in at.markdown)
+    assert "Svaret som tekst med kildehenvisninger" not in [e.label for e in at.expander]
+
+
+def test_english_decision_question_gets_an_english_card(app_env):
+    at = submit(start(), "ask_input", "What was decided about Opgang til Opgang?", "Spørg")
+    card = _decision_cards(at)[0]
+    assert '<div class="ks-dec" lang="en"><h4>Decision <span class="ks-badge"' in card
+    assert ">Approved</span></h4>" in card
+    assert "<strong>Follow-up:</strong> Vibeke Jensen" in card
+    assert "MSB Rådmandsmøde · 23 March 2023" in card
+    assert "Item 4: Projekt Opgang til Opgang" in card
+    assert "Open PDF at page" in card
+    assert '<blockquote class="ks-dec-text" lang="da">' in card  # the quote stays Danish

@@ -1,4 +1,4 @@
-"""End to end: the real app in a subprocess, asked a question in headless Chromium.
+"""End to end: the real app in a subprocess, asked a decision question in headless Chromium.
 
 Uses the system Chromium (never downloads a browser) through Playwright's sync API. The
 final screenshot is copied to docs/screenshot-answer.png for the README.
@@ -116,43 +116,60 @@ def browser():
             browser.close()
 
 
-def test_ask_in_a_real_browser_cites_and_links_the_pdf_page(app_url, browser):
+def test_ask_in_a_real_browser_shows_the_decision_card_and_links_the_pdf_page(app_url, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 1500}, locale="da-DK")
     page.goto(app_url, wait_until="domcontentloaded")
     box = page.get_by_label("Dit spørgsmål")
     box.wait_for(timeout=120_000)
-    box.fill(QUESTION)
+    box.fill(QUESTION)  # "Hvad blev besluttet om Opgang til Opgang?"
     box.press("Enter")
 
-    answer = page.locator(".ks-answer")
-    answer.wait_for(timeout=120_000)
-    assert "overgangsfinansiering" in answer.inner_text().lower()
+    # the decision card: outcome, decision text, follow-up, meeting, date, Punkt, PDF link
+    card = page.locator(".ks-dec")
+    card.wait_for(timeout=120_000)
+    heading = card.get_by_role("heading", name=re.compile(r"^Beslutning\b"))
+    assert heading.inner_text().split() == ["Beslutning", "Godkendt"]
+    text = card.inner_text()
+    assert "overgangsfinansiering" in card.locator("blockquote").inner_text()
+    assert "Opfølgning: Vibeke Jensen" in text
+    assert "MSB Rådmandsmøde · 23. marts 2023" in text
+    assert "Punkt 4: Projekt Opgang til Opgang" in text
 
-    first_card = page.locator(".ks-title").first
-    card_text = first_card.inner_text() + " " + page.locator(".ks-meta").first.inner_text()
-    assert "Punkt 4" in card_text
-    assert "MSB" in card_text and "23.03.2023" in card_text
-
-    link = page.locator("a", has_text="Åbn PDF på side").first
+    link = card.locator("a", has_text="Åbn PDF på side")
     href = link.get_attribute("href")
     match = re.fullmatch(r"app/static/kilder/(2023-03-23_MSB_raadmandsmoede\.pdf)#page=(\d+)", href)
     assert match, href
     cited_page = int(match.group(2))
-    # the served file is a PDF whose cited page is about the cited agenda item
+    assert link.inner_text().startswith(f"Åbn PDF på side {cited_page}")
+    # the served file is a PDF whose cited page holds the decision
     with urllib.request.urlopen(f"{app_url}/app/static/kilder/{match.group(1)}") as resp:
         assert resp.headers["Content-Type"] == "application/pdf"
         served = resp.read()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "served.pdf").write_bytes(served)
     page_text = PdfReader(ARTIFACTS / "served.pdf").pages[cited_page - 1].extract_text()
-    assert "Opgang" in page_text
+    assert "Opgang" in page_text and "overgangsfinansiering" in page_text
+
+    # the cited passage is the first source card, with the same link
+    first_card = page.locator(".ks-title").first
+    card_text = first_card.inner_text() + " " + page.locator(".ks-meta").first.inner_text()
+    assert "Punkt 4" in card_text
+    assert "MSB" in card_text and "23.03.2023" in card_text
+    source_links = page.locator(".ks-links a", has_text="Åbn PDF på side")
+    assert href in [source_links.nth(i).get_attribute("href") for i in range(source_links.count())]
 
     page.wait_for_timeout(500)  # let the last cards paint before the picture
-    _assert_wcag_21_aa(page)
     shot = ARTIFACTS / "screenshot-answer.png"
     page.screenshot(path=str(shot))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT)
+
+    # the answer text with its [n] markers is one click away
+    page.get_by_text("Svaret som tekst med kildehenvisninger").click()
+    answer = page.locator(".ks-answer")
+    answer.wait_for(timeout=10_000)
+    assert "overgangsfinansiering" in answer.inner_text().lower()
+    _assert_wcag_21_aa(page)  # card, opened answer text and sources
     page.close()
 
 

@@ -214,6 +214,104 @@ def test_agenda_list_entry(entry, closed):
     assert not any(s.closed for s in _holding(sections, "Referatet fra sidste møde"))
 
 
+# An agenda list ("Dagsorden kort") followed by the bodies of its entries, as the committee
+# agenda in the MSB rådmandsmøde of 23 March 2023 prints it.
+_ENTRY5_BODY = "Udvalget drøfter de første temaer til budget 2024 på dette møde."
+_LISTED_AGENDA = (
+    "Udvalgsdagsorden\n"
+    "Dagsorden kort:\n"
+    "5. Indledende drøftelser af budgettemaer\n"
+    "6. Sygedagpenge regres (lukket punkt)\n"
+    "7. Orienteringspunkter\n"
+    "8. Skriftlige orienteringer\n"
+    "5. Indledende drøftelser af budgettemaer\n"
+    f"Baggrund/formål: {_ENTRY5_BODY}\n"
+    "6. Sygedagpenge regres (lukket punkt)\n"
+    f"Baggrund/formål: {BODY}\n"
+    "7. Orienteringspunkter\n"
+    f"Baggrund/formål: {AFTER}\n"
+)
+
+
+def _lines_in(sections, line: str) -> list[bool]:
+    """The closed flag of every section holding `line` as a whole line."""
+    return [s.closed for s in sections if line in s.text.split("\n")]
+
+
+def test_a_closed_entry_only_listed_stays_open_and_its_body_is_closed():
+    sections = _parse(_LISTED_AGENDA)
+    closed_line = "6. Sygedagpenge regres (lukket punkt)"
+    # the line in the list (followed by entry 7) is open; the heading of the body is closed
+    assert sorted(_lines_in(sections, closed_line)) == [False, True]
+    listing = next(s for s in sections if not s.closed and closed_line in s.text)
+    assert "Dagsorden kort:" in listing.text
+    assert listing.text.index(closed_line) < listing.text.index("7. Orienteringspunkter")
+    assert [s.closed for s in _holding(sections, BODY)] == [True]
+    # entries 5 and 7 stay open, in the list and with their bodies
+    assert not any(s.closed for s in _holding(sections, _ENTRY5_BODY))
+    assert not any(s.closed for s in _holding(sections, AFTER))
+    assert not any(_lines_in(sections, "5. Indledende drøftelser af budgettemaer"))
+    assert not any(_lines_in(sections, "7. Orienteringspunkter"))
+    assert not any(_lines_in(sections, "8. Skriftlige orienteringer"))
+
+
+def test_the_closed_body_holds_nothing_of_the_open_entries():
+    sections = _parse(_LISTED_AGENDA)
+    for s in sections:
+        if s.closed:
+            assert s.text.split("\n") == [
+                "6. Sygedagpenge regres (lukket punkt)", f"Baggrund/formål: {BODY}"
+            ]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "6. Sygedagpenge regres (LUKKET)",
+        "6. Lukket: Sygedagpenge regres",
+        "6. Sygedagpenge regres - Lukket",
+    ],
+)
+def test_a_listed_closed_entry_in_any_form_stays_open(entry):
+    text = f"Dagsorden kort:\n5. Godkendelse af referat\n{entry}\n7. Eventuelt\n"
+    sections = _parse(text)
+    assert _lines_in(sections, entry) == [False]
+
+
+def test_a_closed_entry_followed_by_its_own_number_is_not_a_listing():
+    # a second line numbered 6 is no next entry: the entry has text here, so it is closed
+    text = (
+        "Dagsorden kort:\n5. Godkendelse af referat\n"
+        "6. Sygedagpenge regres (lukket punkt)\n6. Sagen drejer sig om regres\n"
+        "7. Eventuelt\n"
+    )
+    sections = _parse(text)
+    assert _lines_in(sections, "6. Sygedagpenge regres (lukket punkt)") == [True]
+    assert _lines_in(sections, "7. Eventuelt") == [False]
+
+
+def test_a_closed_entry_as_the_last_line_is_closed():
+    """Nothing follows it, so its text may start on the next page: when in doubt, closed."""
+    sections = _parse("Dagsorden kort:\n5. Godkendelse af referat\n"
+                      "6. Sygedagpenge regres (lukket punkt)")
+    assert _lines_in(sections, "6. Sygedagpenge regres (lukket punkt)") == [True]
+    assert _lines_in(sections, "5. Godkendelse af referat") == [False]
+
+
+def test_a_closed_entry_whose_text_is_a_numbered_list_stays_closed():
+    text = (
+        "Dagsorden kort:\n5. Godkendelse af referat\n"
+        "6. Sygedagpenge regres (lukket punkt)\n"
+        f"1. {BODY}\n"
+        "2. Forvaltningen kræver beløbet tilbage fra arbejdsgiveren.\n"
+        "7. Eventuelt\n"
+        f"{AFTER}\n"
+    )
+    sections = _parse(text)
+    assert all(s.closed for s in _holding(sections, BODY))
+    assert all(s.closed for s in _holding(sections, "Forvaltningen kræver beløbet"))
+
+
 # --- whole closed sections --------------------------------------------------------------------
 
 _ITEMS = {

@@ -20,6 +20,8 @@ from kommunesoeg.core.config import (
 )
 from kommunesoeg.core.errors import InvalidSetting
 
+pytest_plugins = ["fixtures_index"]
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "eval" / "dev-questions.jsonl"
 
@@ -43,7 +45,10 @@ def test_defaults_are_the_tuned_numbers() -> None:
         4, 8, 0.07,
     )
     assert (config.answer.gate_window_min_da, config.answer.gate_window_min_en) == (0.845, 0.80)
-    assert (config.answer.gate_absent_max, config.answer.gate_coverage_floor) == (0.57, 0.5)
+    assert (config.answer.gate_absent_max, config.answer.gate_coverage_floor) == (0.65, 0.5)
+    assert config.answer.rerank == 5
+    assert (config.answer.decision_min_cosine, config.answer.decision_clear_margin) == (0.8, 0.2)
+    assert config.answer.decision_supplement_below == 0.3
     assert (config.precedents.window_chars, config.precedents.max_windows) == (1200, 12)
     assert config.precedents.pool == 200
     assert config.precedents.section_weight("indstilling") == 1.15

@@ -470,3 +470,26 @@ def test_open_items_next_to_closed_ones_stay_public(forms_searcher):
     for sentence in OPEN_CONTROLS:
         hits = forms_searcher.search(sentence, k=5, role="public")
         assert any(norm(sentence) in norm(h.text) for h in hits), sentence
+
+
+# ----------------------------------------------------------------------------- closed listings
+def test_closed_listing_texts_name_no_closed_only_item(searcher, facts):
+    """A public refusal may name a closed item only as an open line lists it
+    (retriever/closed_listing.py): the sentence it appends holds no closed text or title,
+    for every listing of the sample index and for every closed probe that matches one."""
+    from dataclasses import replace
+
+    from retriever.closed_listing import closed_listing_text, find_closed_listings, match_listing
+
+    chunks = searcher.view.store.chunks
+    listings = find_closed_listings(chunks)
+    for listing in listings:
+        for english in (False, True):
+            check_payload(closed_listing_text(listing, english), facts, f"listing {listing}")
+    for query in facts.queries:
+        listing = match_listing(query, listings, searcher.view.terms)
+        if listing is not None:
+            check_payload(closed_listing_text(listing), facts, f"match_listing({query!r})")
+    # the check can see the leak this path guards against: listings read from closed text
+    read_as_open = find_closed_listings(replace(c, closed=False) for c in chunks if c.closed)
+    assert any(facts.leaks_in(closed_listing_text(x)) for x in read_as_open)

@@ -74,8 +74,18 @@ class AnswerConfig:
     type_margin: float = 0.07  # 0.05 loses x16, 0.08 keeps x44 (dev + extra questions)
     gate_window_min_da: float = 0.845
     gate_window_min_en: float = 0.80
-    gate_absent_max: float = 0.57
+    gate_absent_max: float = 0.65
     gate_coverage_floor: float = 0.5
+    # sentence-level meaning: the best `rerank` units by window score are embedded
+    rerank: int = 5
+    # a decision card needs a decision this close in meaning, and either the item of the
+    # best quoted unit, a title the question names, or this lead over the next decision
+    # (see retriever/decision_card.py and answer.py `_card_fits`)
+    decision_min_cosine: float = 0.8
+    decision_clear_margin: float = 0.2
+    # when the decision holds less than this share of the question's rare words, the best
+    # unit of the same item's other passages is quoted with it
+    decision_supplement_below: float = 0.3
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,12 @@ OUTCOME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.IGNORECASE,
         ),
     ),
-    ("taget til efterretning", re.compile(r"\b(?:taget|tages|tog)\s+til\s+efterretning", re.IGNORECASE)),
+    (
+        "taget til efterretning",
+        # "tog orienteringen om tilstandsrapporten til efterretning": the object may stand between
+        re.compile(r"\b(?:taget|tages|tog)\s+(?:[\wæøå-]+\s+){0,8}?til\s+efterretning",
+                   re.IGNORECASE),
+    ),
     ("udsat", re.compile(r"\b(?:udsat|udsættes|udskudt|udskydes)\b", re.IGNORECASE)),
     (
         "fremsendt",

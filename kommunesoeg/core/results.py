@@ -113,6 +113,45 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
+class DecisionTreatment:
+    """One meeting's decision on an agenda item, as a decision card shows it."""
+
+    meeting: str
+    committee: str
+    date: str | None
+    punkt: int
+    punkt_title: str
+    outcome: str  # one of core.outcomes.OUTCOMES
+    text: str  # the decision text quoted from the minutes (verbatim sentences)
+    followups: list[str]
+    citation: int  # 1-based number into Answer.citations: the passage holding the decision
+
+
+@dataclass(frozen=True)
+class DecisionCard:
+    """The answer to "what was decided about X?": the latest decision on the case first,
+    the earlier treatments of the same case (same sagsnummer or same item title) after it,
+    newest first."""
+
+    latest: DecisionTreatment
+    earlier: list[DecisionTreatment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ClosedListing:
+    """A closed agenda item as an OPEN part of the documents lists it (a table of contents
+    line "Punkt 10 (Lukket): Pasningsgaranti"): only what that open line prints - never
+    anything from the closed item itself."""
+
+    document: str
+    meeting: str
+    date: str | None
+    punkt: int
+    title: str  # the title as the open line prints it
+    page: int  # the page of the open line
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str  # sentences joined, each followed by its [n] markers
@@ -120,6 +159,8 @@ class Answer:
     citations: list[Hit]  # numbered 1..n in this order
     insufficient_evidence: bool
     mode: str = "extractive"  # or "generative"
+    decision: DecisionCard | None = None  # set when the answer is an item's decision
+    closed_item: ClosedListing | None = None  # a refusal about an item listed as closed
 
     def to_json(self) -> dict:
         return {
@@ -129,6 +170,8 @@ class Answer:
             "citations": [h.to_json() for h in self.citations],
             "insufficient_evidence": self.insufficient_evidence,
             "mode": self.mode,
+            "decision": asdict(self.decision) if self.decision else None,
+            "closed_item": asdict(self.closed_item) if self.closed_item else None,
         }
 
 

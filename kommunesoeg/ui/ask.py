@@ -1,4 +1,8 @@
-"""Spørg: a question in, an answer with [n] citations and the cited passages as cards out."""
+"""Spørg: a question in, an answer with [n] citations and the cited passages as cards out.
+
+A question about what was decided is answered with a decision card (the latest decision on
+the case, quoted, and its earlier treatments); the answer text stays one click away.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import streamlit as st
 from kommunesoeg.core.results import Answer, Filters
 from kommunesoeg.ui.cards import render_hit
 from kommunesoeg.ui.common import check_length, run_query, user
+from kommunesoeg.ui.decision_card import render_decision
 
 EXAMPLES = (
     "Hvad blev besluttet om Opgang til Opgang?",
@@ -21,6 +26,7 @@ INSUFFICIENT = (
     "Jeg fandt ikke et sikkert svar i dokumenterne. Nedenfor er de passager, der kom "
     "tættest på – læs dem selv, før du bruger dem."
 )
+CITED = "Svaret er citeret fra dokumenterne; tallene i klammer henviser til kilderne nedenfor."
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -71,12 +77,15 @@ def show_answer(searcher, answer: Answer) -> None:
     st.subheader("Svar")
     if answer.insufficient_evidence:
         st.warning(INSUFFICIENT)
+    elif answer.decision is not None:
+        render_decision(searcher, answer)
+        with st.expander("Svaret som tekst med kildehenvisninger"):
+            st.markdown(_answer_html(answer), unsafe_allow_html=True)
+        st.caption(CITED)
     else:
         with st.container(border=True):
             st.markdown(_answer_html(answer), unsafe_allow_html=True)
-        st.caption(
-            "Svaret er citeret fra dokumenterne; tallene i klammer henviser til kilderne nedenfor."
-        )
+        st.caption(CITED)
     if not answer.citations:
         st.info("Ingen passager i de dokumenter, du har adgang til, handler om dette.")
         return

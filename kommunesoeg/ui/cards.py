@@ -121,6 +121,14 @@ def _also_in(locations: list[Location]) -> str:
     return f'<div class="ks-also">Også i: {labels}</div>'
 
 
+def pdf_url(searcher, hit: Hit) -> str | None:
+    """The public copy of `hit`'s PDF opened at its first page; None when the passage is not
+    in the public copy (closed) or there is no PDF to link."""
+    if not in_public_copy(hit):
+        return None
+    return sources.public_pdf_url(searcher, hit.document, hit.page_start)
+
+
 def render_hit(searcher, hit: Hit, *, number: int | None, query: str, key: str) -> None:
     """One bordered card for `hit`, with a link that opens the source at the cited page."""
     with st.container(border=True):
@@ -128,11 +136,7 @@ def render_hit(searcher, hit: Hit, *, number: int | None, query: str, key: str) 
         closed = '<span class="ks-badge ks-closed">Lukket</span>' if hit.closed else ""
         ocr = ' · <span title="Teksten er læst med OCR">OCR</span>' if hit.ocr else ""
         case = f" · Sag {html.escape(hit.case_number)}" if hit.case_number else ""
-        url = (
-            sources.public_pdf_url(searcher, hit.document, hit.page_start)
-            if in_public_copy(hit)
-            else None
-        )
+        url = pdf_url(searcher, hit)
         link = (
             f'<div class="ks-links"><a href="{html.escape(url)}" target="_blank" '
             f'rel="noopener">Åbn PDF på side {hit.page_start} ↗</a> '

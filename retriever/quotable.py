@@ -1,0 +1,180 @@
+"""The units an answer may quote from a passage: sentences, bullet items, field lines and
+table rows - never a column header, a page furniture line or an item heading.
+
+Minutes mix prose with agenda forms ("Mødetid: Kl. 18.15 – 20.00", "Ansvarlig: Anders
+Winnerskjold") and tables. Prose is split into sentences by the shared Danish splitter;
+a line of the form "Label: value" is a unit of its own, because a "when / where / who"
+question is answered by exactly that line and the splitter would glue it to its
+neighbours ("Mødested: Rådhuset, lokale 398 Dagsorden kort: 1. Godkendelse ...").
+A table row whose cells are separated by wide gaps or bars is rendered as one readable
+line, "<cell> — <cell> — <cell>". Lines in capitals ("STATUS NÆSTE OP-FØLGNING") are
+column headers or letterheads; they say nothing on their own and are never quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kommunesoeg.core.outcomes import strip_item_heading
+from kommunesoeg.core.sentences import split_sentences
+
+# "Mødetid: Kl. 18.15", "Baggrund/formål: ...", "Ansvarlig: Eva Borchorst Mejnertz".
+_FIELD = re.compile(r"^[A-ZÆØÅ][\wæøåÆØÅ/ .-]{1,28}:\s+\S")
+# A heading line of an agenda item: "Punkt 4: Titel", "Beslutning for Punkt 4: Titel".
+_HEADING = re.compile(r"^(?:Beslutning(?:er)? for )?Punkt \d{1,3}\b[^.]*$", re.IGNORECASE)
+# Table cells: two or more spaces, a tab, or a vertical bar between them.
+_CELL_GAP = re.compile(r"\s*\|\s*|\t+|\s{2,}")
+_BULLET = re.compile(r"^\s*(?:[•◦▪‣·●*]|[-–](?=\s))\s*")
+MIN_CHARS = 3
+MAX_ENTRY_CHARS = 120
+
+
+def _is_header(line: str) -> bool:
+    """A line of capitals (column headers, letterheads, "# OPGAVE AN-SVAR")."""
+    letters = [ch for ch in line if ch.isalpha()]
+    return len(letters) >= 4 and all(ch.isupper() for ch in letters)
+
+
+def _table_row(line: str) -> str | None:
+    """"a — b — c" for a line of at least three cells, else None."""
+    cells = [c.strip() for c in _CELL_GAP.split(line.strip()) if c.strip()]
+    if len(cells) >= 3 and not _is_header(line):
+        return " — ".join(cells)
+    return None
+
+
+def clean(unit: str) -> str:
+    """Whitespace collapsed and a leading bullet glyph removed; the words stay verbatim."""
+    return re.sub(r"\s+", " ", _BULLET.sub("", unit)).strip()
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable unit and its context: for a unit inside a numbered entry of an agenda
+    form, that entry ("5. Indledende drøftelse af Budget 24" for "Ansvarlig: Anders
+    Winnerskjold"), so a question naming the entry finds its fields and sentences."""
+
+    text: str
+    context: str = ""
+
+
+# "5. Indledende drøftelse af Budget 24", "C) Evt. orientering" - not a date "23. marts 2023"
+_ENTRY = re.compile(
+    r"^(?:\d{1,2}[.)]|[A-H]\))\s*(?!(?:januar|februar|marts|april|maj|juni|juli|august|"
+    r"september|oktober|november|december)\b)\S",
+    re.IGNORECASE,
+)
+
+
+def quotable_units(text: str, punkt: int | None = None, title: str | None = None) -> list[Unit]:
+    """The quotable units of a passage, in reading order, each with its context.
+
+    `punkt`/`title` name the item the passage belongs to, so that its heading (which
+    repeats the title) is left out: the answer names the item in its citation instead.
+    """
+    entry = ""
+    units: list[Unit] = []
+    for unit in quotable_texts(text, punkt, title):
+        if _ENTRY.match(unit) and not _FIELD.match(unit):
+            # a short numbered entry of an agenda form starts a record; a long numbered
+            # sentence ("1) Rådmanden godkender ...") is prose, not a heading
+            entry = unit if len(unit) <= MAX_ENTRY_CHARS else ""
+            units.append(Unit(unit))
+        else:
+            units.append(Unit(unit, entry))
+    return units
+
+
+def quotable_texts(text: str, punkt: int | None = None, title: str | None = None) -> list[str]:
+    """The texts of `quotable_units`."""
+    if punkt is not None:
+        text = strip_item_heading(text, punkt, title)
+    units: list[str] = []
+    prose: list[str] = []
+
+    def flush() -> None:
+        if prose:
+            units.extend(split_sentences("\n".join(prose)))
+            prose.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            prose.append("")
+            continue
+        if _is_header(stripped) or _HEADING.match(stripped):
+            flush()
+            continue
+        row = _table_row(line)
+        if row is not None:
+            flush()
+            units.append(row)
+        elif _FIELD.match(stripped):
+            flush()
+            prose.append(stripped)  # a field starts a unit; its value may wrap onto the next line
+        else:
+            prose.append(line)
+    flush()
+    return [u for u in (clean(u) for u in _merge_fields(units))
+            if len(u) >= MIN_CHARS and not _mostly_links(u)]
+
+
+_LINK = re.compile(r"(?:https?://|www\.)\S+")
+
+
+def _mostly_links(unit: str) -> bool:
+    """A list of web addresses (a note's references) is not a statement to quote."""
+    return sum(len(m.group(0)) for m in _LINK.finditer(unit)) > 0.3 * len(unit)
+
+
+def _merge_fields(units: list[str]) -> list[str]:
+    """Split units at embedded field labels that the sentence splitter joined
+    ("Mødested: Rådhuset, lokale 398 Dagsorden kort:") - each field is its own unit."""
+    out: list[str] = []
+    for unit in units:
+        out.extend(p for p in _split_at_fields(unit) if p.strip())
+    return out
+
+
+# A field label inside a unit: a capitalised word (or two, or "Baggrund/formål") directly
+# followed by ":" and preceded by a space. Only labels agenda forms use, so prose with a
+# colon ("med følgende bemærkning: ...") is not cut.
+_FIELD_LABELS = (
+    "Mødedato", "Mødetid", "Mødested", "Tid", "Sted", "Ansvarlig", "Deltagere", "Deltager",
+    "Metode", "Baggrund/formål", "Formål", "Bilag", "Dagsorden kort", "Emne", "Sag",
+    "Sagsbehandler", "Fra", "Til", "Dato", "Status", "Afdeling", "Forventet",
+)
+_EMBEDDED_FIELD = re.compile(
+    r"\s(?=(?:" + "|".join(re.escape(label) for label in _FIELD_LABELS) + r"):(?:\s|$))"
+)
+
+
+def _split_at_fields(unit: str) -> list[str]:
+    return _EMBEDDED_FIELD.split(unit)
+
+
+_BETWEEN_UNITS = re.compile(r"[\s•◦▪‣·●*–-]*")
+
+
+def verbatim_runs(passage: str, units: list[str]) -> list[str]:
+    """`units` (in reading order) as runs of the passage's own text: units that stand next
+    to each other in the passage - with only spacing or a bullet glyph between them - are
+    one run, quoted with the glyph, so an answer quotes "A. • B." and not a text the
+    passage never printed. A unit not found verbatim (a rendered table row) is a run of
+    its own."""
+    flat = " ".join(passage.split())
+    runs: list[str] = []
+    start = end = -1
+    for unit in units:
+        at = flat.find(unit, max(end, 0))
+        if at >= 0 and end >= 0 and _BETWEEN_UNITS.fullmatch(flat[end:at]):
+            end = at + len(unit)
+            runs[-1] = flat[start:end]
+            continue
+        if at >= 0:
+            start, end = at, at + len(unit)
+        else:
+            start = end = -1
+        runs.append(unit)
+    return runs
