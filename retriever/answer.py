@@ -71,6 +71,7 @@ class _Candidate:
     context: str = ""  # the form entry of a field line
     score: float = 0.0
     window: float = 0.0  # the meaning part of `score` before sentence-level reranking
+    in_minutes: bool = False  # part of a decision the minutes record
 
 
 def split_sentences(passage: str, punkt: int | None = None, title: str | None = None) -> list[str]:
@@ -178,7 +179,7 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
     for i, (hit, windows) in enumerate(zip(hits, window_scores(view, query_vec, hits))):
         normalised = [(_norm(text), score) for text, score in windows]
         fallback = float(np.mean([sc for _, sc in windows])) if windows else 0.0
-        in_minutes = hit.section == "beslutning" or bool(hit.outcome)
+        decided = _decision_text_of(view, hit)
         # a question naming a date ("mødet den 29. marts 2023") is about the passage that
         # states that date, not the same form for another meeting
         on_date = 0.05 if dates and states_date(hit.text, dates) else 0.0
@@ -193,9 +194,13 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
             # form entry as context of its fields ("5. Budget 24" / "Ansvarlig: ...").
             lexical = view.terms.coverage(
                 terms, f"{hit.punkt_title or ''} {unit.context} {unit.text}")
-            cand = _Candidate(unit.text, i, position, unit.context, window=dense)
+            # A minutes passage often repeats the item's Indstilling above its decision:
+            # only the decision's own sentences count as the minutes' word.
+            in_minutes = unit.text in decided if decided else hit.section == "beslutning"
+            cand = _Candidate(unit.text, i, position, unit.context, window=dense,
+                              in_minutes=in_minutes)
             cand.score = dense + 0.35 * lexical + 0.06 / (1 + i) + on_date + named
-            if minutes_q and in_minutes:
+            if minutes_q and in_minutes:  # what was decided, not what was proposed
                 cand.score += 0.04
             if decision_q and _states_outcome(unit.text):
                 cand.score += 0.08 if in_minutes else 0.03
@@ -207,6 +212,13 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
                 cand.score -= 0.05
             candidates.append(cand)
     return candidates
+
+
+def _decision_text_of(view: IndexView, hit: Hit) -> str:
+    """The decision texts recorded for a passage (any copy of it), whitespace collapsed."""
+    canonical = view.canonical_id(hit.chunk_id)
+    texts = [d.text for c in view.members[canonical] for d in view.decisions_of(c.chunk_id)]
+    return " ".join(" ".join(t.removesuffix(" …").split()) for t in texts)
 
 
 def _rerank_by_sentence(view: IndexView, question: str, query_vec: np.ndarray,
@@ -266,7 +278,7 @@ def _select(candidates: list[_Candidate], hits: list[Hit], minutes_q: bool,
     ranked = sorted(candidates, key=lambda c: -c.score)
     best = ranked[0]
     chosen = [best]
-    in_minutes = hits[best.hit_index].section == "beslutning" or hits[best.hit_index].outcome
+    in_minutes = best.in_minutes
     for cand in ranked[1:]:
         if len(chosen) >= max_sentences:
             break
