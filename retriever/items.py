@@ -26,7 +26,8 @@ _NUMERIC = re.compile(r"\b(\d{1,2})[./-](\d{1,2})[./-](\d{4})\b")
 # Standing items recur at every meeting under the same title without being one case.
 _STANDING = re.compile(
     r"^(?:godkendelse af )?(?:dagsorden|referat)\b|^evt\b|^eventuelt|^bordrunde|"
-    r"^orientering(?:er|spunkter)?\b|^meddelelser|^forberedelse til\b|^skriftlige orienteringer|"
+    r"^orientering(?:er|spunkter)?$|^orientering (?:fra|om udvalgsmødet)\b|"
+    r"^meddelelser|^forberedelse til\b|^skriftlige orienteringer|"
     r"^kurser og konferencer|^sager på vej",
     re.IGNORECASE,
 )

@@ -143,6 +143,7 @@ def test_states_date_without_dates_is_false():
         "Evt",
         "Bordrunde",
         "Orientering fra Magistraten",
+        "Orientering fra rådmanden",
         "Orientering om udvalgsmødet",
         "Orienteringer",
         "Orienteringspunkter",
@@ -173,6 +174,7 @@ def test_standing_items(title):
         "Dagsordensudvalgets kommissorium",
         "Eventyrhaven i Viby",
         "Orienteringsløb i Marselisborgskovene",
+        "Orientering om nybrud i samarbejdet mellem MBU og MSB (OKJ)",  # a real case
         "Status på dagsordenen for klimaplanen",
         "",
     ],
