@@ -29,7 +29,7 @@ from kommunesoeg.core.textnorm import content_terms
 from retriever.access import sees_closed
 from retriever.answertype import REQUIRED_TYPES, SOFT_TYPES, expected_type, holds_answer_type
 from retriever.closed_listing import closed_listing_text, match_listing
-from retriever.decision_card import DecisionAnswer, decision_answer, title_named
+from retriever.decision_card import TRUNCATED, DecisionAnswer, decision_answer, title_named
 from retriever.generative import generate_answer
 from retriever.hits import top_hits
 from retriever.intent import asks_the_minutes, is_decision_question
@@ -218,7 +218,7 @@ def _decision_text_of(view: IndexView, hit: Hit) -> str:
     """The decision texts recorded for a passage (any copy of it), whitespace collapsed."""
     canonical = view.canonical_id(hit.chunk_id)
     texts = [d.text for c in view.members[canonical] for d in view.decisions_of(c.chunk_id)]
-    return " ".join(" ".join(t.removesuffix(" …").split()) for t in texts)
+    return " ".join(" ".join(t.removesuffix(TRUNCATED).split()) for t in texts)
 
 
 def _rerank_by_sentence(view: IndexView, question: str, query_vec: np.ndarray,
@@ -459,9 +459,9 @@ def answer_question(
         return _refusal(question, hits, role, listing)
     evidence = assess_evidence(view, question, hits, query_vec, config)
     if not evidence.sufficient:
-        return _refusal(question, hits, role, listing)
-    pool = _answer_pool(view, ranker, question, query, query_vec, hits, k=max(k, config.pool), filters=filters,
-                        role=role)
+        return _refusal(question, hits, role)
+    pool = _answer_pool(view, ranker, question, query, query_vec, hits, k=max(k, config.pool),
+                        filters=filters, role=role)
     if mode == "generative":
         answer = generate_answer(question, pool)
         if answer is not None:
@@ -475,7 +475,7 @@ def answer_question(
             return _decision_answer(question, found, candidates, pool, config)
     candidates = _of_expected_type(question, candidates, config.type_margin)
     if not candidates:
-        return _refusal(question, hits, role, listing)
+        return _refusal(question, hits, role)
     candidates = _one_item(question, candidates, pool)
     chosen = _select(candidates, pool, asks_the_minutes(question), config.max_sentences)
     return _assemble(question, chosen, pool, insufficient=False)

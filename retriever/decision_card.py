@@ -30,7 +30,14 @@ from kommunesoeg.core.results import DecisionCard, DecisionTreatment, Filters, H
 from kommunesoeg.core.textnorm import content_terms
 from retriever.access import may_see_chunk, may_see_decision, present
 from retriever.hits import hit_for
-from retriever.items import date_affinity, is_standing_item, mentioned_dates, normalise_title
+from retriever.items import (
+    ItemKey,
+    date_affinity,
+    is_standing_item,
+    item_of,
+    mentioned_dates,
+    normalise_title,
+)
 from retriever.quotable import quotable_texts
 from retriever.view import IndexView
 
@@ -64,9 +71,9 @@ class DecisionAnswer:
     def is_item_of(self, hit: Hit) -> bool:
         """Whether `hit` belongs to an agenda item the card answers for (any treatment of
         the case)."""
-        key = (hit.document, hit.meeting, hit.punkt, normalise_title(hit.punkt_title or ""))
-        return any(key == (d.document, d.meeting, d.punkt, normalise_title(d.punkt_title))
-                   for d in (self.chosen.decision, *self.treatments))
+        key = item_of(hit)
+        return key is not None and any(
+            key == item_of(d) for d in (self.chosen.decision, *self.treatments))
 
 
 def _visible(view: IndexView, decision: Decision, filters: Filters, role: str) -> bool:
@@ -83,13 +90,11 @@ def _candidates(view: IndexView, question: str, pool: list[Hit], filters: Filter
     """Decisions of the items the search found (any passage of the item in the pool), and
     of the items the question names by title ("under punktet Eventuelt"): a short title
     is a weak search query but an exact pointer."""
-    items = {(h.document, h.meeting, h.punkt, normalise_title(h.punkt_title or ""))
-             for h in pool if h.punkt is not None}
+    items = {item_of(h) for h in pool} - {None}
     asked = content_terms(question)
     return [
         d for d in view.store.decisions
-        if ((d.document, d.meeting, d.punkt, normalise_title(d.punkt_title)) in items
-            or title_named(asked, d.punkt_title))
+        if (item_of(d) in items or title_named(asked, d.punkt_title))
         and _visible(view, d, filters, role)
     ]
 
@@ -109,15 +114,13 @@ def score_decisions(view: IndexView, question: str, query_vec: np.ndarray, pool:
         return []
     terms = content_terms(question)
     dates = mentioned_dates(question)
-    best_rank: dict[tuple, int] = {}
+    best_rank: dict[ItemKey | None, int] = {}
     for position, hit in enumerate(pool, start=1):
-        key = (hit.document, hit.meeting, hit.punkt, normalise_title(hit.punkt_title or ""))
-        best_rank.setdefault(key, position)
-    cosines = view.decision_vectors.of(decisions) @ query_vec
+        best_rank.setdefault(item_of(hit), position)
+    cosines = view.vectors_of_decisions(decisions) @ query_vec
     scored = []
     for decision, cosine in zip(decisions, cosines):
-        key = (decision.document, decision.meeting, decision.punkt,
-               normalise_title(decision.punkt_title))
+        key = item_of(decision)
         title_cov = view.terms.coverage(terms, decision.punkt_title)
         cov = view.terms.coverage(terms, f"{decision.punkt_title}\n{decision.text}")
         named = 0.1 if title_named(terms, decision.punkt_title) else 0.0
@@ -167,7 +170,7 @@ def quote_decision(view: IndexView, text: str, question: str) -> list[str]:
     """The units of a decision text the answer quotes: all of it when short, else the first
     unit (the main decision) plus the units sharing most of the question's rare words, in
     document order, up to MAX_QUOTED_CHARS."""
-    units = [u for u in quotable_texts(text.removesuffix(TRUNCATED)) if len(u) >= 3]
+    units = quotable_texts(text.removesuffix(TRUNCATED))
     if sum(len(u) for u in units) <= MAX_QUOTED_CHARS:
         return units
     terms = content_terms(question)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from kommunesoeg.core.danish import MONTHS_DA, MONTHS_EN
+from kommunesoeg.core.models import Decision
 from kommunesoeg.core.results import Hit
 
 # month name -> number, Danish and English ("marts", "March")
@@ -41,11 +42,12 @@ class ItemKey:
     title: str
 
 
-def item_of(hit: Hit) -> ItemKey | None:
-    """The agenda item a passage belongs to (attachments belong to their item)."""
-    if hit.punkt is None:
+def item_of(part: Hit | Decision) -> ItemKey | None:
+    """The agenda item a passage or a decision belongs to (attachments belong to their
+    item); None for a passage outside any item."""
+    if part.punkt is None:
         return None
-    return ItemKey(hit.document, hit.meeting, hit.punkt, normalise_title(hit.punkt_title or ""))
+    return ItemKey(part.document, part.meeting, part.punkt, normalise_title(part.punkt_title or ""))
 
 
 def normalise_title(title: str) -> str:

@@ -116,7 +116,7 @@ def quotable_texts(text: str, punkt: int | None = None, title: str | None = None
         else:
             prose.append(line)
     flush()
-    return [u for u in (clean(u) for u in _merge_fields(units))
+    return [u for u in (clean(u) for u in _split_fields(units))
             if len(u) >= MIN_CHARS and not _mostly_links(u)]
 
 
@@ -126,15 +126,6 @@ _LINK = re.compile(r"(?:https?://|www\.)\S+")
 def _mostly_links(unit: str) -> bool:
     """A list of web addresses (a note's references) is not a statement to quote."""
     return sum(len(m.group(0)) for m in _LINK.finditer(unit)) > 0.3 * len(unit)
-
-
-def _merge_fields(units: list[str]) -> list[str]:
-    """Split units at embedded field labels that the sentence splitter joined
-    ("Mødested: Rådhuset, lokale 398 Dagsorden kort:") - each field is its own unit."""
-    out: list[str] = []
-    for unit in units:
-        out.extend(p for p in _split_at_fields(unit) if p.strip())
-    return out
 
 
 # A field label inside a unit: a capitalised word (or two, or "Baggrund/formål") directly
@@ -150,8 +141,10 @@ _EMBEDDED_FIELD = re.compile(
 )
 
 
-def _split_at_fields(unit: str) -> list[str]:
-    return _EMBEDDED_FIELD.split(unit)
+def _split_fields(units: list[str]) -> list[str]:
+    """Units split at embedded field labels that the sentence splitter joined
+    ("Mødested: Rådhuset, lokale 398 Dagsorden kort:") - each field is its own unit."""
+    return [part for unit in units for part in _EMBEDDED_FIELD.split(unit) if part.strip()]
 
 
 _BETWEEN_UNITS = re.compile(r"[\s•◦▪‣·●*–-]*")

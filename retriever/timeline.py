@@ -52,7 +52,7 @@ def build_timeline(
     ]
     if not decisions:
         return []
-    cosines = view.decision_vectors.of(decisions) @ query_vec
+    cosines = view.vectors_of_decisions(decisions) @ query_vec
     terms = content_terms(topic)
     found = []
     for decision, cosine in zip(decisions, cosines):

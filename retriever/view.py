@@ -3,8 +3,10 @@
 Duplicate groups, decisions per chunk, sentence-window rows, term statistics and the
 filter vocabularies are computed when the Searcher loads and never change afterwards, so
 the verbs share them without caches of their own and a Searcher can serve many threads.
-The only lazily computed part is the decision vectors of the timeline (they need the
-embedder, and most sessions never ask for a timeline): a typed, lock-protected store.
+The only lazily computed parts are embeddings (they need the embedder, and only the
+texts a question reaches are worth embedding): the decision vectors of the timeline and
+the decision card, and the quotable units an answer reranks - two lock-protected
+`TextVectors` stores.
 """
 
 from __future__ import annotations
@@ -30,36 +32,14 @@ def decision_text(decision: Decision) -> str:
 
 
 @dataclass
-class DecisionVectors:
-    """Passage embeddings of title + decision text, computed when first asked for."""
+class TextVectors:
+    """Passage embeddings computed when first asked for and kept (up to `capacity`, oldest
+    dropped first; None keeps all): the decisions a timeline or a decision card compares
+    with a question, the few quotable units an answer chooses between. Lock-protected, so
+    a Searcher can serve many threads."""
 
     embedder: Embedder
-    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def of(self, decisions: Sequence[Decision]) -> np.ndarray:
-        """(len(decisions), dim), L2-normalised rows in the order given."""
-        with self._lock:
-            missing = [d for d in decisions if _key(d) not in self._vectors]
-            if missing:
-                vecs = self.embedder.embed_passages([decision_text(d) for d in missing])
-                for d, v in zip(missing, np.asarray(vecs, dtype=np.float32)):
-                    self._vectors[_key(d)] = v / max(np.linalg.norm(v), 1e-12)
-            return np.stack([self._vectors[_key(d)] for d in decisions])
-
-
-def _key(decision: Decision) -> str:
-    return decision.chunk_id + decision.text
-
-
-@dataclass
-class UnitVectors:
-    """Passage embeddings of quotable units (sentences, field lines), made at question time
-    for the few units an answer chooses between, and kept (up to `capacity`, oldest
-    dropped first) because the same passages answer many questions."""
-
-    embedder: Embedder
-    capacity: int = 50_000
+    capacity: int | None = None
     _vectors: dict[str, np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,9 +51,12 @@ class UnitVectors:
                 vecs = np.asarray(self.embedder.embed_passages(missing), dtype=np.float32)
                 for text, v in zip(missing, vecs):
                     self._vectors[text] = v / max(np.linalg.norm(v), 1e-12)
-                while len(self._vectors) > self.capacity:
+                while self.capacity is not None and len(self._vectors) > self.capacity:
                     self._vectors.pop(next(iter(self._vectors)))
             return np.stack([self._vectors[t] for t in texts])
+
+
+UNIT_VECTORS_KEPT = 50_000  # ~75 MiB of 384-d float32: the units of many questions
 
 
 @dataclass(frozen=True)
@@ -90,8 +73,8 @@ class IndexView:
     committees: tuple[str, ...]
     documents: tuple[str, ...]
     sections: tuple[str, ...]
-    decision_vectors: DecisionVectors
-    unit_vectors: UnitVectors
+    decision_vectors: TextVectors  # of `decision_text(d)`; see `vectors_of_decisions`
+    unit_vectors: TextVectors
     # closed items as open tables of contents list them (retriever/closed_listing.py)
     closed_listings: tuple[ClosedListing, ...]
 
@@ -125,8 +108,8 @@ class IndexView:
             committees=tuple(sorted({c.committee for c in chunks if c.committee})),
             documents=tuple(sorted({c.document for c in chunks})),
             sections=tuple(sorted({c.section for c in chunks})),
-            decision_vectors=DecisionVectors(embedder),
-            unit_vectors=UnitVectors(embedder),
+            decision_vectors=TextVectors(embedder),
+            unit_vectors=TextVectors(embedder, capacity=UNIT_VECTORS_KEPT),
             closed_listings=find_closed_listings(chunks),
         )
 
@@ -144,6 +127,10 @@ class IndexView:
             c.section == "beslutning" or c.chunk_id in self.decisions_by_chunk
             for c in self.members[canonical_id]
         )
+
+    def vectors_of_decisions(self, decisions: Sequence[Decision]) -> np.ndarray:
+        """(len(decisions), dim): title + decision text of each, embedded once."""
+        return self.decision_vectors.of([decision_text(d) for d in decisions])
 
     def decisions_of(self, chunk_id: str) -> tuple[Decision, ...]:
         return self.decisions_by_chunk.get(chunk_id, ())
