@@ -266,8 +266,8 @@ def _one_item(question: str, candidates: list[_Candidate], hits: list[Hit]) -> l
     return [c for c in candidates if _item_key(hits[c.hit_index]) == key]
 
 
-def _select(candidates: list[_Candidate], hits: list[Hit], minutes_q: bool,
-            max_sentences: int) -> list[_Candidate]:
+def _select(candidates: list[_Candidate], minutes_q: bool,
+            config: AnswerConfig) -> list[_Candidate]:
     """The best unit, plus close runners-up, preferring its own passage's neighbours.
 
     For a question about a decision or what a deciding body said (`asks_the_minutes`)
@@ -280,18 +280,18 @@ def _select(candidates: list[_Candidate], hits: list[Hit], minutes_q: bool,
     chosen = [best]
     in_minutes = best.in_minutes
     for cand in ranked[1:]:
-        if len(chosen) >= max_sentences:
+        if len(chosen) >= config.max_sentences:
             break
         if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
             continue  # without the list after it, and that list is scored on its own
         same = cand.hit_index == best.hit_index
         offset = cand.position - best.position
         if minutes_q and in_minutes and same and 0 < abs(offset) <= 2:
-            margin = 0.15
+            margin = max(0.15, config.neighbour_margin)
         elif same and abs(offset) <= 2:
-            margin = 0.04
+            margin = config.neighbour_margin
         else:
-            margin = 0.015
+            margin = config.runner_up_margin
         if cand.score >= best.score - margin and cand.text not in {c.text for c in chosen}:
             chosen.append(cand)
     # Read in document order: by passage rank, then position inside the passage.
@@ -477,7 +477,7 @@ def answer_question(
     if not candidates:
         return _refusal(question, hits, role)
     candidates = _one_item(question, candidates, pool)
-    chosen = _select(candidates, pool, asks_the_minutes(question), config.max_sentences)
+    chosen = _select(candidates, asks_the_minutes(question), config)
     return _assemble(question, chosen, pool, insufficient=False)
 
 
