@@ -90,13 +90,16 @@ _MONEY_Q = re.compile(
     r"money|cost\w*|price|funding|grant\w*|budget)\b",
     re.IGNORECASE,
 )
+# ... unless the question asks how much time: "hvor lang tid er afsat" is a duration.
+_DURATION_Q = re.compile(r"\b(hvor\s+lang\s+tid|hvor\s+længe|tid\s+(er\s+)?afsat|how\s+long)\b",
+                         re.IGNORECASE)
 _MONEY = re.compile(r"\b(kr\.?|kroner|mio\.?|mia\.?|millioner|milliarder|DKK|EUR)(?!\w)",
                     re.IGNORECASE)
 _COUNT_Q = re.compile(r"\b(hvor\s+mange|antal(let)?|how\s+many)\b", re.IGNORECASE)
 
 
 def _has_quantity(sentence: str, question: str) -> bool:
-    money_q = bool(_MONEY_Q.search(question))
+    money_q = bool(_MONEY_Q.search(question)) and not _DURATION_Q.search(question)
     if money_q and not _MONEY.search(sentence):
         return False
     if not money_q and _COUNT_Q.search(question) and _MONEY.search(sentence):

@@ -212,6 +212,17 @@ def test_a_count_is_not_answered_by_an_amount_of_money(question):
     assert holds_answer_type("Der står 120 børn på ventelisten.", "quantity", question)
 
 
+@pytest.mark.parametrize(
+    "question", ["Hvor lang tid er afsat til punktet?", "Hvor længe varer punktet?",
+                 "How long is set aside for the item?"],
+)
+def test_time_set_aside_is_a_duration_not_money(question):
+    """"afsat" names money only when the question is not about time."""
+    assert expected_type(question) == "quantity"
+    assert holds_answer_type("Tid: 18.35 – 19.05 (30 min.)", "quantity", question)
+    assert not holds_answer_type("Tid: kl. 18.35 – 19.05", "quantity", question)
+
+
 def test_a_measure_that_is_no_count_may_be_money():
     # "hvor meget" without a money word: any amount answers
     question = "Hvor meget bruger kommunen på kørsel?"
