@@ -6,7 +6,10 @@
    answer is spread over a passage.
 3. BM25 with Danish stemming and OCR folding: case numbers, amounts, names.
 Filters and access rules are applied before ranking (the allowed set), so ranks are
-contiguous and a closed passage can never push a public one out of the top k.
+contiguous and a closed passage can never push a public one out of the top k. The allowed
+set is a boolean mask over rows (`IndexView.allowed`, retriever/masks.py) that each
+retriever applies inside its own search, so a query costs no Python work per chunk of the
+archive, and the copy a role is shown is looked up only for the passages returned.
 
 The query arrives embedded: the facade embeds it once per call, and every ranking and
 answer step of that call reuses the vector.
@@ -14,6 +17,7 @@ answer step of that call reuses the vector.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +27,7 @@ from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
 from retriever.fusion import weighted_rrf, zscore_fusion
 from retriever.intent import is_decision_question
+from retriever.masks import AllowedRows
 from retriever.view import IndexView
 
 
@@ -55,13 +60,15 @@ class Ranker:
 
         `query` is validated text, `vector` its embedding (None only when
         `needs_vector` is false); the role is checked by the caller."""
-        shown = self.view.shown_members(role, filters)
-        allowed = set(shown)
+        allowed = self.view.allowed(role, filters)
         scores = self._dense_scores(vector, allowed) if vector is not None else {}
         if self.weights.bm25 > 0:
-            scores["bm25"] = self.view.store.chunks_by_terms(
-                query, allowed, self.config.candidates
+            found = self.view.store.chunks_by_terms(
+                query, None if allowed.everything else allowed.chunks, self.config.candidates
             )
+            row_of = self.view.rows.row_of
+            # the store applied the mask; checked again so that no store can leak a passage
+            scores["bm25"] = {cid: s for cid, s in found.items() if allowed.chunks[row_of[cid]]}
         weights = {"windows": self.weights.windows, "chunks": self.weights.chunks,
                    "bm25": self.weights.bm25}
         active = [name for name in scores if weights[name] > 0]
@@ -77,31 +84,51 @@ class Ranker:
                     if self.view.holds_decision(cid):
                         fused[cid] += self.config.decision_prior
         ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [Candidate(cid, score, shown[cid]) for cid, score in ordered]
+        return [Candidate(cid, score, self._shown(cid, allowed)) for cid, score in ordered]
 
-    def _dense_scores(self, vector: np.ndarray, allowed: set[str]) -> dict[str, dict[str, float]]:
-        """Cosine similarity per canonical chunk: best window, and the whole chunk."""
+    def _shown(self, canonical_id: str, allowed: AllowedRows) -> Chunk:
+        shown = self.view.shown(canonical_id, allowed)
+        if shown is None:  # every retriever's ids were checked against `allowed.chunks`
+            raise RuntimeError(f"{canonical_id} was ranked but is not allowed")
+        return shown
+
+    def _dense_scores(
+        self, vector: np.ndarray, allowed: AllowedRows
+    ) -> dict[str, dict[str, float]]:
+        """Cosine similarity per allowed canonical chunk: best window, and the whole chunk.
+
+        The windows are the `4 * candidates` nearest allowed ones (a passage has several),
+        giving up to `candidates` passages; the whole chunks the `candidates` nearest."""
         store, view = self.view.store, self.view
         limit = self.config.candidates
+        everything = allowed.everything
         result: dict[str, dict[str, float]] = {}
         if self.weights.windows > 0 and view.window_canonical:
-            nearest = store.windows_by_vector(vector, limit * 4)
-            result["windows"] = _best_allowed(
-                ((view.window_canonical[row], sim) for row, sim in nearest), allowed, limit
+            nearest = store.windows_by_vector(
+                vector, limit * 4, None if everything else allowed.windows
+            )
+            result["windows"] = _best_per_chunk(
+                ((view.window_canonical[row], sim) for row, sim in nearest
+                 if allowed.windows[row]),
+                limit,
             )
         if self.weights.chunks > 0 and store.chunk_vector_count:
-            nearest_chunks = store.chunks_by_vector(vector, limit * 4)
-            result["chunks"] = _best_allowed(
-                ((view.canonical_id(cid), sim) for cid, sim in nearest_chunks), allowed, limit
+            nearest_chunks = store.chunks_by_vector(
+                vector, limit, None if everything else allowed.chunks
+            )
+            row_of = view.rows.row_of
+            result["chunks"] = _best_per_chunk(
+                ((cid, sim) for cid, sim in nearest_chunks if allowed.chunks[row_of[cid]]),
+                limit,
             )
         return result
 
 
-def _best_allowed(pairs, allowed: set[str], limit: int) -> dict[str, float]:
-    """The first (best) score of each allowed id, up to `limit` ids."""
+def _best_per_chunk(pairs: Iterable[tuple[str, float]], limit: int) -> dict[str, float]:
+    """The first (best) score of each id, up to `limit` ids."""
     best: dict[str, float] = {}
     for cid, sim in pairs:
-        if cid in allowed and cid not in best:
+        if cid not in best:
             best[cid] = sim
             if len(best) >= limit:
                 break

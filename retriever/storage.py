@@ -5,18 +5,25 @@ whole chunks, by terms through BM25) and for metadata (chunks, decisions, docume
 everything else - duplicate groups, access, filters, fusion - it derives itself. Any store
 that serves `RetrievalStore` can stand behind the Searcher: today the file store of one
 index generation (FAISS + SQLite + bm25s, loaded into memory), later a database.
+
+What a ranking may consider reaches the store as a boolean mask over rows (canonical chunk
+rows in `canonical_ids` order, or window rows), made by `retriever.masks` from the access
+policy and the filters: the store applies it inside its own search, so a query costs no
+Python work per chunk of the archive and a narrow filter still gets its `n` results.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import faiss
 import numpy as np
 
-from indexer.embed import Embedder
+from indexer.embed import Embedder, default_threads
 from indexer.lexical import LexicalIndex
 from indexer.store import DocumentRecord, IndexReader
 from kommunesoeg.core.models import Chunk, Decision
@@ -80,23 +87,36 @@ class RetrievalStore(Protocol):
         """How many whole-chunk vectors there are (one per canonical chunk)."""
         ...
 
+    @property
+    def canonical_ids(self) -> Sequence[str]:
+        """Every canonical chunk id, in canonical row order: the rows of a chunk mask and of
+        the whole-chunk vectors."""
+        ...
+
     def chunk(self, chunk_id: str) -> Chunk: ...
 
     def check_model(self, embedder: Embedder) -> None:
         """Refuse an embedder other than the one the vectors were made with."""
         ...
 
-    def windows_by_vector(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """The `n` nearest sentence windows as (window row, cosine), nearest first."""
+    def windows_by_vector(
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The `n` nearest sentence windows among those `mask` keeps (a bool per window row;
+        None: all) as (window row, cosine), nearest first."""
         ...
 
-    def chunks_by_vector(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """The `n` nearest whole chunks as (canonical chunk id, cosine), nearest first."""
+    def chunks_by_vector(
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """The `n` nearest whole chunks among those `mask` keeps (a bool per canonical row;
+        None: all) as (canonical chunk id, cosine), nearest first."""
         ...
 
-    def chunks_by_terms(self, query: str, allowed: Collection[str], n: int) -> dict[str, float]:
-        """Up to `n` canonical chunks among `allowed` with a positive BM25 score for the
-        query's terms, best first (ties in index order)."""
+    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int) -> dict[str, float]:
+        """Up to `n` canonical chunks among those `mask` keeps (a bool per canonical row;
+        None: all) with a positive BM25 score for the query's terms, best first (ties in
+        BM25 row order)."""
         ...
 
 
@@ -106,9 +126,17 @@ class FileStore:
     damaged index is one clear error naming the file."""
 
     def __init__(self, index_dir: Path) -> None:
+        # FAISS sizes its OpenMP work by its own thread count, which ignores OMP_THREAD_LIMIT:
+        # with the limit at 1 it still plans for every core, and a flat search over ~57,000
+        # windows hangs. The embedder's rule (which honours the limit) sets it.
+        faiss.omp_set_num_threads(default_threads())
         self._reader = IndexReader.open(index_dir)
         self._lexical = LexicalIndex(self._reader.gen_dir / "bm25", index_dir)
         self._lexical.check_ids(self._reader.chunk_vec_ids)
+        # BM25 row -> canonical row; None when both orders agree (as the indexer writes them)
+        row_of = {cid: row for row, cid in enumerate(self._reader.chunk_vec_ids)}
+        bm25_rows = np.array([row_of[cid] for cid in self._lexical.ids], dtype=np.int64)
+        self._bm25_rows = None if np.array_equal(bm25_rows, np.arange(len(row_of))) else bm25_rows
 
     @property
     def reader(self) -> IndexReader:
@@ -166,36 +194,102 @@ class FileStore:
     def chunk_vector_count(self) -> int:
         return len(self._reader.chunk_vec_ids)
 
+    @property
+    def canonical_ids(self) -> Sequence[str]:
+        return self._reader.chunk_vec_ids
+
     def chunk(self, chunk_id: str) -> Chunk:
         return self._reader.chunk_by_id[chunk_id]
 
     def check_model(self, embedder: Embedder) -> None:
         self._reader.check_model(embedder)
 
-    def windows_by_vector(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        return _nearest(self._reader.dense, vector, n)
+    def windows_by_vector(
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        return nearest_rows(self._reader.dense, vector, n, mask)
 
-    def chunks_by_vector(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def chunks_by_vector(
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
         ids = self._reader.chunk_vec_ids
-        return [(ids[row], sim) for row, sim in _nearest(self._reader.chunk_dense, vector, n)]
+        nearest = nearest_rows(self._reader.chunk_dense, vector, n, mask)
+        return [(ids[row], sim) for row, sim in nearest]
 
-    def chunks_by_terms(self, query: str, allowed: Collection[str], n: int) -> dict[str, float]:
-        scores = self._lexical.scores(query)
-        best: dict[str, float] = {}
-        for i in np.argsort(-scores, kind="stable"):
-            if scores[i] <= 0 or len(best) >= n:
-                break
-            chunk_id = self._lexical.ids[i]
-            if chunk_id in allowed:
-                best[chunk_id] = float(scores[i])
-        return best
+    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int) -> dict[str, float]:
+        scores = self._lexical.scores(query)  # one per BM25 row
+        if mask is not None:
+            keep = mask if self._bm25_rows is None else mask[self._bm25_rows]
+            scores = np.where(keep, scores, np.float32(0))
+        ids = self._lexical.ids
+        return {ids[row]: float(scores[row]) for row in best_positive(scores, n)}
 
 
-def _nearest(index, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-    n = min(index.ntotal, n)
+def best_positive(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the `n` best positive scores, best first, ties in row order - what a stable
+    sort of all scores would give, at the cost of a partition plus a sort of `n`."""
+    rows = np.flatnonzero(scores > 0)
+    if n <= 0:
+        return rows[:0]
+    if len(rows) > n:
+        values = scores[rows]
+        cut = np.partition(values, len(values) - n)[len(values) - n]  # the n-th best score
+        above = rows[values > cut]
+        rows = np.concatenate([above, rows[values == cut][: n - len(above)]])  # ties: row order
+    return rows[np.lexsort((rows, -scores[rows]))]
+
+
+# A mask that keeps at least this share of the rows is applied after an ordinary (a little
+# deeper) search; a narrower one - a committee, a year - makes FAISS skip the other rows
+# itself (IDSelectorBitmap), so it still gets its `n` nearest rows instead of the few of
+# them that happen to lie among the archive's nearest.
+POST_FILTER_SHARE = 0.5
+
+
+def nearest_rows(
+    index: faiss.Index, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+) -> list[tuple[int, float]]:
+    """The `n` nearest rows of `index` among those `mask` keeps, as (row, cosine)."""
+    query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+    total = index.ntotal
+    if mask is None:
+        return _search(index, query, min(n, total))
+    if len(mask) != total:
+        raise ValueError(f"mask has {len(mask)} rows, the index {total}")
+    kept = int(np.count_nonzero(mask))
+    n = min(n, kept)
     if n <= 0:
         return []
-    sims, rows = index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), n)
+    if kept == total:
+        return _search(index, query, n)
+    if kept >= POST_FILTER_SHARE * total:
+        deeper = min(total, math.ceil(n * total / kept * 1.25) + 16)
+        found = [(row, sim) for row, sim in _search(index, query, deeper) if mask[row]]
+        if len(found) >= n or deeper == total:
+            return found[:n]
+    bitmap = np.packbits(mask, bitorder="little")  # row i is bit i & 7 of byte i >> 3
+    selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # n: bytes
+    return _search(index, query, n, _params_with(index, selector))
+
+
+def _params_with(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+    """Search parameters carrying `selector`; an approximate index gets its own kind, with
+    its current efSearch / nprobe (FAISS refuses, or resets them with, the generic kind)."""
+    concrete = faiss.downcast_index(index)
+    if isinstance(concrete, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=concrete.hnsw.efSearch)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe, max_codes=ivf.max_codes)
+    return faiss.SearchParameters(sel=selector)
+
+
+def _search(
+    index: faiss.Index, query: np.ndarray, k: int, params: faiss.SearchParameters | None = None
+) -> list[tuple[int, float]]:
+    if k <= 0:
+        return []
+    sims, rows = index.search(query, k, params=params)
     return [(int(row), float(sim)) for sim, row in zip(sims[0], rows[0]) if row >= 0]
 
 

@@ -3,6 +3,9 @@
 Duplicate groups, decisions per chunk, sentence-window rows, term statistics and the
 filter vocabularies are computed when the Searcher loads and never change afterwards, so
 the verbs share them without caches of their own and a Searcher can serve many threads.
+The allowed set of a ranking (who may see which passage inside which filters) is a set of
+boolean arrays over the rows (`retriever.masks.ChunkRows`), so a query costs no Python loop
+over the archive.
 The only lazily computed parts are embeddings (they need the embedder, and only the
 texts a question reaches are worth embedding): the decision vectors of the timeline and
 the decision card, and the quotable units an answer reranks - two lock-protected
@@ -22,6 +25,7 @@ from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import ClosedListing, Filters
 from retriever.access import closed_pages, may_see_chunk, may_see_decision
 from retriever.closed_listing import find_closed_listings
+from retriever.masks import AllowedRows, ChunkRows
 from retriever.storage import RetrievalStore
 from retriever.terms import TermStats
 
@@ -69,6 +73,7 @@ class IndexView:
     decisions_by_chunk: Mapping[str, tuple[Decision, ...]]
     window_canonical: tuple[str, ...]  # window row -> canonical chunk id
     window_rows: Mapping[str, tuple[int, ...]]  # chunk id -> its window rows
+    rows: ChunkRows  # chunks and windows as arrays: the allowed set of a ranking
     terms: TermStats  # over the canonical chunks
     committees: tuple[str, ...]
     documents: tuple[str, ...]
@@ -87,9 +92,9 @@ class IndexView:
         decisions: dict[str, list[Decision]] = {}
         for decision in store.decisions:
             decisions.setdefault(decision.chunk_id, []).append(decision)
-        rows: dict[str, list[int]] = {}
+        windows_of: dict[str, list[int]] = {}
         for row, chunk_id in enumerate(store.window_chunk_ids):
-            rows.setdefault(chunk_id, []).append(row)
+            windows_of.setdefault(chunk_id, []).append(row)
 
         def canonical(chunk_id: str) -> str:
             chunk = store.chunk(chunk_id)
@@ -103,7 +108,8 @@ class IndexView:
             },
             decisions_by_chunk={cid: tuple(ds) for cid, ds in decisions.items()},
             window_canonical=tuple(canonical(cid) for cid in store.window_chunk_ids),
-            window_rows={cid: tuple(r) for cid, r in rows.items()},
+            window_rows={cid: tuple(r) for cid, r in windows_of.items()},
+            rows=ChunkRows(store.canonical_ids, chunks, store.window_chunk_ids, decisions.keys()),
             terms=TermStats.of_texts(c.text for c in chunks if not c.duplicate_of),
             committees=tuple(sorted({c.committee for c in chunks if c.committee})),
             documents=tuple(sorted({c.document for c in chunks})),
@@ -137,7 +143,8 @@ class IndexView:
 
     # ----------------------------------------------------------------- filters and access
     def passes(self, chunk: Chunk, filters: Filters) -> bool:
-        """Whether `chunk` is inside the filters (access is a separate question)."""
+        """Whether `chunk` is inside the filters (access is a separate question).
+        `retriever.masks.ChunkRows.inside` is the same rule over arrays: change both."""
         if filters.committees and chunk.committee not in filters.committees:
             return False
         if filters.documents and chunk.document not in filters.documents:
@@ -157,16 +164,15 @@ class IndexView:
                 return False
         return True
 
-    def shown_members(self, role: str, filters: Filters) -> dict[str, Chunk]:
-        """Canonical id -> the copy of that passage `role` may see and the filters accept
-        (passages with no such copy are left out): the allowed set of a ranking."""
-        shown: dict[str, Chunk] = {}
-        for canonical_id, group in self.members.items():
-            for chunk in group:
-                if may_see_chunk(chunk, role) and self.passes(chunk, filters):
-                    shown[canonical_id] = chunk
-                    break
-        return shown
+    def allowed(self, role: str, filters: Filters) -> AllowedRows:
+        """The rows a ranking for `role` inside `filters` may consider: canonical passages
+        with a copy `role` may see (`access.may_see_chunk`) that `passes` the filters."""
+        return self.rows.allowed(role, filters)
+
+    def shown(self, canonical_id: str, allowed: AllowedRows) -> Chunk | None:
+        """The copy of the passage `canonical_id` the role sees under `allowed` (the first
+        allowed copy, canonical first); None when the passage is not allowed."""
+        return self.rows.shown(canonical_id, allowed)
 
     def visible_chunks(self, role: str, document: str | None = None) -> list[Chunk]:
         """Chunks `role` may see, of one document or of all."""
