@@ -107,9 +107,18 @@ def _item_key(chunk: Chunk) -> tuple:
     return (chunk.document, chunk.punkt, chunk.punkt_title, chunk.bilag)
 
 
-def _decision_for(chunk: Chunk, decisions: list[Decision]) -> Decision | None:
+def _decisions_by_item(decisions: list[Decision]) -> dict[tuple[str, int | None], list[Decision]]:
+    """(document, punkt) -> its decisions: one pass, instead of one per precedent row."""
+    by_item: dict[tuple[str, int | None], list[Decision]] = {}
+    for decision in decisions:
+        by_item.setdefault((decision.document, decision.punkt), []).append(decision)
+    return by_item
+
+
+def _decision_for(chunk: Chunk,
+                  by_item: dict[tuple[str, int | None], list[Decision]]) -> Decision | None:
     """The decision recorded for this item: same document and number, matching title."""
-    same = [d for d in decisions if d.document == chunk.document and d.punkt == chunk.punkt]
+    same = by_item.get((chunk.document, chunk.punkt), [])
     if not same:
         return None
     title = chunk.punkt_title or ""
@@ -165,7 +174,7 @@ def find_precedents(
         if key not in best or score > best[key][0]:
             best[key] = (score, cid)
 
-    decisions = view.visible_decisions(role)
+    decisions = _decisions_by_item(view.visible_decisions(role))
     order = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0][0], kv[0][1] or 0))[:k]
     precedents = []
     for rank, (_, (score, cid)) in enumerate(order, start=1):

@@ -48,7 +48,7 @@ def build_timeline(
     decisions = [
         d
         for d in view.visible_decisions(role)
-        if view.passes(view.chunk(d.chunk_id), filters) and (d.document, d.punkt) in items_found
+        if (d.document, d.punkt) in items_found and view.passes(view.chunk(d.chunk_id), filters)
     ]
     if not decisions:
         return []
