@@ -2,7 +2,8 @@
 # Installs everything Kommunesøg needs on a fresh Debian machine: Tesseract with Danish and
 # poppler-utils (OCR of scanned pages, page previews),
 # Chromium (browser tests only), a virtualenv with the package and its extras.
-# Usage: scripts/setup.sh [--test]   (--test adds the browser and the test tools)
+# Usage: scripts/setup.sh [--test]   (--test adds the browser, the test tools and the
+# PostgreSQL extra, whose tests start their own server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -23,7 +24,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 extras="."
-[ $want_test = 1 ] && extras=".[dev,st]"
+[ $want_test = 1 ] && extras=".[dev,st,postgres]"  # postgres: the PostgreSQL store's tests
 .venv/bin/python -m pip install -q -e "$extras" 2>&1 | grep -v '^WARNING: Location' || true
 
 # axe-core (npm) for the browser test's WCAG 2.1 AA check, kept inside .venv (not tracked)

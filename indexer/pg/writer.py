@@ -1,0 +1,227 @@
+"""Indexing into PostgreSQL: one document, one transaction; any number of workers.
+
+`index_into_postgres` is the worker loop: queue the given files, then claim a pending
+document, parse it with the file store's own `parse_file`, embed it (through the shared
+embedding cache), and write it with `write_document`, which replaces the document's rows and
+marks it indexed in the transaction its claim opened. A reader therefore sees a document
+either as it was or as it is, never half; a worker killed before the commit leaves the
+document pending for another worker.
+
+Not yet here: near-duplicate detection across documents (every chunk is canonical), term
+statistics and closed listings (the file build's derived tables), pruning removed files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+from indexer.build import _chunk_vectors, embedding_inputs, parse_file, scan_inputs
+from indexer.embed import DEFAULT_BATCH_SIZE, Embedder
+from indexer.lexical import lexical_text
+from indexer.pg.connect import connect
+from indexer.pg.embcache import PgEmbeddingCache
+from indexer.pg.lexemes import document_lexemes
+from indexer.pg.queue import Claim, claim_next, enqueue, pending_count
+from indexer.pg.schema import ensure_model, migrate
+from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+from indexer.store import sha256_file, text_key
+from kommunesoeg.core.models import Chunk, Decision
+
+_EMBED_GROUP = 64  # texts per embed call between cache writes
+
+_CHUNK_COLUMNS = (
+    "chunk_id", "document", "meeting", "committee", "date", "punkt", "punkt_title", "bilag",
+    "bilag_title", "section", "page_start", "page_end", "closed", "ocr", "case_number", "text",
+    "header", "duplicate_of", "ord", "windows_json", "tokens", "vector",
+)
+_DECISION_COLUMNS = (
+    "document", "meeting", "committee", "date", "punkt", "punkt_title", "text", "outcome",
+    "followups", "closed", "page", "chunk_id",
+)
+
+
+@dataclass
+class DocumentVectors:
+    """A document's vectors: one per window (in `embedding_inputs` order) and one per
+    canonical chunk (the normalised mean of its windows, as the file store makes it)."""
+
+    window_ids: list[str]
+    window_texts: list[str]
+    windows: np.ndarray
+    chunk_vectors: dict[str, np.ndarray]
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did: the documents it committed, by status."""
+
+    worker_id: str
+    indexed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    embedded_texts: int = 0
+    cached_texts: int = 0
+    seconds: float = 0.0
+
+
+def vector_literal(vec: np.ndarray) -> str:
+    """pgvector's text form, '[x,y,...]' (COPY text format)."""
+    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vec, dtype=np.float32).tolist()) + "]"
+
+
+def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddingCache,
+                   report: WorkerReport | None = None) -> DocumentVectors:
+    """Vectors of a document's canonical chunks and windows; cached texts are not embedded."""
+    windows, whole = embedding_inputs(chunks)
+    texts = [t for _, _, t in windows] + [t for _, t in whole]
+    if not texts:
+        return DocumentVectors([], [], np.zeros((0, 0), dtype=np.float32), {})
+    keys = [text_key(t) for t in texts]
+    text_of = dict(zip(keys, texts))
+    known = cache.get_many(embedder.model_id, list(text_of))
+    missing = sorted((k for k in text_of if k not in known), key=lambda k: len(text_of[k]))
+    for start in range(0, len(missing), _EMBED_GROUP):
+        group = missing[start : start + _EMBED_GROUP]
+        vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
+        cache.put_many(embedder.model_id, group, vecs)
+        known.update(zip(group, np.asarray(vecs, dtype=np.float32)))
+    if report is not None:
+        report.embedded_texts += len(missing)
+        report.cached_texts += len(text_of) - len(missing)
+    dim = len(next(iter(known.values())))
+    matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
+    n = len(windows)
+    window_ids = [cid for cid, _, _ in windows]
+    chunk_ids, chunk_matrix = _chunk_vectors(
+        chunks, window_ids, matrix[:n], [cid for cid, _ in whole], matrix[n:])
+    return DocumentVectors(window_ids, [w for _, w, _ in windows], matrix[:n],
+                           dict(zip(chunk_ids, chunk_matrix)))
+
+
+def _chunk_row(ord_: int, c: Chunk, vector: np.ndarray | None) -> tuple:
+    return (
+        c.chunk_id, c.document, c.meeting, c.committee, c.date, c.punkt, c.punkt_title, c.bilag,
+        c.bilag_title, c.section, c.page_start, c.page_end, c.closed, c.ocr, c.case_number,
+        c.text, c.header, c.duplicate_of, ord_, json.dumps(c.windows, ensure_ascii=False),
+        document_lexemes(lexical_text(c)), None if vector is None else vector_literal(vector),
+    )
+
+
+def _decision_row(d: Decision) -> tuple:
+    return (d.document, d.meeting, d.committee, d.date, d.punkt, d.punkt_title, d.text,
+            d.outcome, json.dumps(d.followups, ensure_ascii=False), d.closed, d.page, d.chunk_id)
+
+
+def write_document(conn: psycopg.Connection, claim: Claim, parsed, vectors: DocumentVectors,
+                   *, before_commit: Callable[[Claim], None] | None = None) -> None:
+    """Replace the claimed document's rows and mark it indexed, then commit: all or nothing.
+
+    `parsed` is `indexer.build.parse_file`'s result (record, chunks, decisions); a record
+    with status 'error' is stored with its reason and no rows, and is not claimed again
+    until its file changes. `before_commit` runs inside the transaction, after every row is
+    written (the tests use it to kill a worker at the worst moment)."""
+    record = parsed.record
+    if record.file != claim.file:
+        raise ValueError(f"write_document: parsed {record.file}, claimed {claim.file}")
+    conn.execute("DELETE FROM decisions WHERE document = %s", (claim.file,))
+    conn.execute("DELETE FROM chunks WHERE document = %s", (claim.file,))  # windows cascade
+    updated = conn.execute(
+        "UPDATE documents SET size = %s, pages = %s, ocr_pages = %s, meeting = %s, "
+        "committee = %s, date = %s, time = %s, place = %s, participants = %s, status = %s, "
+        "error = %s, indexed_by = %s, indexed_at = now() WHERE file = %s AND sha256 = %s",
+        (record.size, record.pages, record.ocr_pages, record.meeting, record.committee,
+         record.date, record.time, record.place,
+         json.dumps(record.participants, ensure_ascii=False), record.status, record.error,
+         claim.worker_id, claim.file, claim.sha256)).rowcount
+    if updated != 1:
+        raise RuntimeError(f"write_document: {claim.file} ({claim.sha256[:12]}) is not queued")
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY chunks ({', '.join(_CHUNK_COLUMNS)}) FROM STDIN") as copy:
+            for ord_, c in enumerate(parsed.chunks):
+                copy.write_row(_chunk_row(ord_, c, vectors.chunk_vectors.get(c.chunk_id)))
+        ords: dict[str, int] = {}
+        with cur.copy("COPY windows (chunk_id, ord, text, vector) FROM STDIN") as copy:
+            for cid, text, vec in zip(vectors.window_ids, vectors.window_texts, vectors.windows):
+                ords[cid] = ords.get(cid, -1) + 1
+                copy.write_row((cid, ords[cid], text, vector_literal(vec)))
+        with cur.copy(f"COPY decisions ({', '.join(_DECISION_COLUMNS)}) FROM STDIN") as copy:
+            for d in parsed.decisions:
+                copy.write_row(_decision_row(d))
+    if before_commit is not None:
+        before_commit(claim)
+    conn.commit()
+
+
+def prepare_worker_session(conn: psycopg.Connection) -> None:
+    """Session settings for a connection that holds a claim while it parses and embeds.
+
+    The claim transaction is idle for as long as a document takes (OCR: minutes), so a
+    server-wide idle_in_transaction_session_timeout must not end it; and a worker machine that
+    vanishes must not hold its document for the operating system's default two hours of TCP
+    keepalive: the server probes after 60 s and drops the connection (releasing the claim)
+    about two minutes later. All are settings any user may change for its own session (the
+    keepalives are ignored on Unix sockets)."""
+    for setting, value in (("idle_in_transaction_session_timeout", "0"),
+                           ("tcp_keepalives_idle", "60"), ("tcp_keepalives_interval", "10"),
+                           ("tcp_keepalives_count", "6")):
+        conn.execute("SELECT set_config(%s, %s, false)", (setting, value))
+    conn.commit()
+
+
+def _inputs(paths: Sequence[Path | str]) -> dict[str, tuple[Path, str, int]]:
+    """file name -> (path, sha256, size) of every readable input (directories walked)."""
+    files, _errors = scan_inputs(paths)
+    return {p.name: (p, sha256_file(p), p.stat().st_size) for p in files}
+
+
+def index_into_postgres(
+    paths: Sequence[Path | str],
+    dsn: str,
+    embedder: Embedder,
+    worker_id: str,
+    *,
+    chunking: str = "structured",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+    before_commit: Callable[[Claim], None] | None = None,
+) -> WorkerReport:
+    """One worker: queue `paths`, then index pending documents it can read until none is left.
+
+    Run it on as many machines as wanted against one database: each document is claimed by
+    one worker at a time and committed once."""
+    started = time.monotonic()
+    report = WorkerReport(worker_id)
+    inputs = _inputs(paths)
+    work = connect(dsn)
+    cache_conn = connect(dsn, autocommit=True)
+    try:
+        prepare_worker_session(work)
+        migrate(work)
+        enqueue(work, [(name, sha, size) for name, (_, sha, size) in inputs.items()])
+        cache = PgEmbeddingCache(cache_conn)
+        if pending_count(work):
+            # Before any claim: typing the vector columns needs a transaction of its own.
+            ensure_model(work, embedder.model_id, embedder.dim)
+        work.commit()
+        mine = [(name, sha) for name, (_, sha, _) in inputs.items()]
+        while (claim := claim_next(work, worker_id, mine)) is not None:
+            try:
+                path = inputs[claim.file][0]
+                parsed = parse_file(path, claim.sha256, chunking, chunk_size, chunk_overlap)
+                vectors = embed_document(parsed.chunks, embedder, cache, report)
+                write_document(work, claim, parsed, vectors, before_commit=before_commit)
+            except BaseException:
+                work.rollback()
+                raise
+            (report.indexed if parsed.record.status == "ok" else report.failed).append(claim.file)
+    finally:
+        work.close()
+        cache_conn.close()
+    report.seconds = time.monotonic() - started
+    return report

