@@ -114,7 +114,7 @@ def bench_sample(index_dir: Path, corpus_dir: Path, repeat: int) -> dict[str, di
                 searcher.search(q, k=10)
                 times.append(time.perf_counter() - start)
         p50, p95 = percentiles(times)
-        n_chunks = len(searcher.reader.chunks)
+        n_chunks = len(searcher.reader.chunk_ids)
         say(f"| {mode} | {n_chunks} | {len(times)} | {p50:.1f} | {p95:.1f} |")
         results[mode] = {
             "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "queries": len(times),

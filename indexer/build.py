@@ -35,6 +35,7 @@ from indexer import store
 from indexer.chunk import make_chunks, naive_chunks
 from indexer.decisions import extract_decisions
 from indexer.dedupe import Deduplicated, deduplicate
+from indexer.derived import derive_for_readers
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
@@ -172,7 +173,7 @@ def build_index(
         # Step 8: write a new generation and publish it.
         gen_dir = _write_generation(
             index_dir, parsed, deduplicated, decisions, vectors, embedder, settings, parse_keys,
-            faiss_kind,
+            faiss_kind, previous,
         )
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
@@ -642,6 +643,7 @@ def _write_generation(
     settings: dict,
     parse_keys: dict[str, str],
     faiss_kind: str,
+    previous: _Previous | None,
 ) -> Path:
     gen_dir: Path | None = None
     chunks = deduplicated.chunks
@@ -655,6 +657,9 @@ def _write_generation(
             list(zip(vectors.window_ids, vectors.window_texts)),
             decisions,
             deduplicated.sketches,
+            derive_for_readers(
+                chunks, previous.meta.chunks if previous else (), previous.meta.derived if previous else None
+            ),
         )
         dense, faiss_params = store.make_faiss_index(vectors.windows, vectors.dim, faiss_kind)
         faiss.write_index(dense, str(gen_dir / store.DENSE))

@@ -6,20 +6,37 @@ Heavy modules (FAISS, the model, the parsers) are imported inside the commands, 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 
+
+class IndexLocation(click.ParamType):
+    """`--index`: a PostgreSQL DSN (postgresql://...) kept as the string it is, or an index
+    folder as a Path (checked as before; a Path would fold the DSN's "//")."""
+
+    name = "index"
+    _folder = click.Path(file_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        from indexer.pg.connect import is_dsn  # light: psycopg is imported only to connect
+
+        if isinstance(value, str) and is_dsn(value):
+            return value
+        return self._folder.convert(value, param, ctx)
+
+
 index_option = click.option(
     "--index",
     "index_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=IndexLocation(),
     envvar="KOMMUNESOEG_INDEX",
     default="index",
     show_default="$KOMMUNESOEG_INDEX eller ./index",
-    help="Indeksmappen.",
+    help="Indeksmappen, eller en PostgreSQL-database (postgresql://bruger@vært/database).",
 )
 
 
@@ -38,7 +55,10 @@ index_option = click.option(
 @click.option("--prune", is_flag=True,
               help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")
 @click.option("--no-progress", is_flag=True, help="Vis ingen fremdriftslinje.")
-def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, no_progress):
+@click.option("--worker-id", default=None, metavar="ID",
+              help="Kun PostgreSQL: arbejderens navn i databasen (standard: værtsnavn:pid).")
+def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, no_progress,
+          worker_id):
     """Føj PDF- og .txt-filer til indekset (mapper gennemsøges rekursivt).
 
     Nye og ændrede filer læses; indeksets andre dokumenter bevares. Med --prune
@@ -50,6 +70,10 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
       kommunesoeg index corpus/
       kommunesoeg index ugens-referat.pdf
       kommunesoeg index corpus/ --prune --index /data/index --faiss hnsw
+      kommunesoeg index corpus/ --index postgresql://kommunesoeg@db.internal/kommunesoeg
+
+    Med en PostgreSQL-database kan flere maskiner indeksere samtidig: hver tager sine
+    egne dokumenter, og intet dokument indekseres to gange.
     """
     from indexer.build import build_index
     from indexer.embed import get_embedder
@@ -57,6 +81,11 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
 
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("skal være mindre end --chunk-size", param_hint="--chunk-overlap")
+    if isinstance(index_dir, str):
+        _index_postgres(list(paths), index_dir, model=model, chunking="naive" if naive else "structured",
+                        chunk_size=chunk_size, chunk_overlap=chunk_overlap, prune=prune,
+                        progress=not no_progress, worker_id=worker_id, faiss_kind=faiss_kind)
+        return
     try:
         report = build_index(
             list(paths),
@@ -86,6 +115,69 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
     click.echo(summary_line(report, index_dir))
     if report.errors:
         raise SystemExit(1)
+
+
+def _index_postgres(paths: list[Path], dsn: str, *, model: str | None, chunking: str,
+                    chunk_size: int, chunk_overlap: int, prune: bool, progress: bool,
+                    worker_id: str | None, faiss_kind: str) -> None:
+    """`kommunesoeg index PATHS --index postgresql://...`: one worker of the shared queue, with
+    the file build's output (errors one line each, removals named, a summary line, exit 1
+    when a file failed or nothing could be indexed)."""
+    from indexer.embed import ensure_available, get_embedder
+    from indexer.pg.connect import connect, safe_dsn
+    from indexer.pg.writer import index_into_postgres
+    from kommunesoeg.core.errors import NothingIndexed
+
+    if faiss_kind != "flat":
+        click.echo("ADVARSEL: --faiss gælder kun indeksmapper; PostgreSQL bruger HNSW.", err=True)
+    connect(dsn).close()  # a bad DSN is one line now, not after hashing and loading the model
+    embedder = get_embedder(model)
+    ensure_available(embedder)
+    bar = _PgProgress() if progress else None
+    try:
+        report = index_into_postgres(
+            paths, dsn, embedder, worker_id, chunking=chunking, chunk_size=chunk_size,
+            chunk_overlap=chunk_overlap, prune=prune, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    _echo_errors(report.errors)
+    for name in report.removed:
+        click.echo(f"Fjernet fra indekset: {name}")
+    if not report.inputs_ok:
+        raise NothingIndexed(
+            f"Ingen af filerne i {', '.join(map(str, paths))} kunne indekseres i {safe_dsn(dsn)}.")
+    failed = f"; {len(report.errors)} fil(er) fejlede" if report.errors else ""
+    click.echo(
+        f"Indekserede {len(report.indexed)} dokument(er), {report.skipped_unchanged} uændrede, "
+        f"{len(report.removed)} fjernet; {report.documents_total} i alt; {report.chunks} "
+        f"tekststykker ({report.duplicates} dubletter); {report.embedded_texts} tekster indlejret, "
+        f"{report.cached_texts} fra cache; {report.seconds:.1f} s -> {safe_dsn(dsn)} "
+        f"(arbejder {report.worker_id}){failed}.")
+    if report.errors:
+        raise SystemExit(1)
+
+
+class _PgProgress:
+    """tqdm on a terminal (the documents this worker commits), nothing otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.isatty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, file: str) -> None:
+        if not self.isatty:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="Indekserer", unit="dok", file=sys.stderr, leave=False)
+        self.bar.set_postfix_str(file, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _echo_errors(errors) -> None:

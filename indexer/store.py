@@ -36,6 +36,7 @@ from typing import Self
 import faiss
 import numpy as np
 
+from indexer.meta_lazy import ChunksById, ChunkTexts, WindowTexts, chunk_from_row, connect_ro
 from kommunesoeg.core.errors import (
     DiskFull,
     IndexDamaged,
@@ -47,6 +48,7 @@ from kommunesoeg.core.errors import (
     ReadOnlyIndex,
 )
 from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.results import ClosedListing
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
@@ -85,6 +87,11 @@ CREATE TABLE decisions (
     page INTEGER, chunk_id TEXT
 );
 CREATE TABLE sketches (chunk_id TEXT PRIMARY KEY, keys BLOB NOT NULL);
+CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE closed_listings (
+    ord INTEGER PRIMARY KEY, document TEXT NOT NULL, meeting TEXT NOT NULL, date TEXT,
+    punkt INTEGER NOT NULL, title TEXT NOT NULL, page INTEGER NOT NULL
+);
 CREATE INDEX chunks_document ON chunks(document);
 CREATE INDEX decisions_document ON decisions(document);
 """
@@ -495,6 +502,18 @@ class DocumentRecord:
         )
 
 
+@dataclass(frozen=True)
+class Derived:
+    """What the build derives from every canonical chunk text and stores in meta.sqlite, so
+    that opening an archive reads it instead of re-deriving it (issue 12): the document
+    frequency of each term (`kommunesoeg.core.textnorm.document_frequencies`, the term
+    statistics of `retriever.terms.TermStats`) and the closed items open chunks list
+    (`indexer.closed_listings.find_closed_listings`)."""
+
+    term_df: Mapping[str, int]
+    closed_listings: Sequence[ClosedListing]
+
+
 def write_meta(
     path: Path,
     documents: Sequence[DocumentRecord],
@@ -503,11 +522,15 @@ def write_meta(
     windows: Sequence[tuple[str, str]],
     decisions: Sequence[Decision],
     sketches: Mapping[str, Sequence[int]] | None = None,
+    derived: Derived | None = None,
 ) -> None:
     """meta.sqlite for one generation. `chunk_rows`: canonical chunk id -> chunks.faiss row;
     `windows[i]` = (chunk_id, window text) for dense.faiss row i; `sketches`: the
     near-duplicate sketch of each chunk long enough to have one (indexer/dedupe.py), kept
-    so that the next adding build need not sketch the whole archive again."""
+    so that the next adding build need not sketch the whole archive again; `derived`: what
+    the retriever would otherwise derive from every chunk text at each open (None writes
+    empty tables, which a reader cannot tell from an archive without terms or listings, so
+    the build always passes it)."""
     db = sqlite3.connect(path)
     try:
         db.executescript(_SCHEMA)
@@ -548,6 +571,16 @@ def write_meta(
             "INSERT INTO sketches (chunk_id, keys) VALUES (?, ?)",
             [(cid, np.asarray(keys, dtype="<i8").tobytes()) for cid, keys in (sketches or {}).items()],
         )
+        if derived is not None:
+            db.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)", derived.term_df.items())
+            db.executemany(
+                "INSERT INTO closed_listings (ord, document, meeting, date, punkt, title, page) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (i, x.document, x.meeting, x.date, x.punkt, x.title, x.page)
+                    for i, x in enumerate(derived.closed_listings)
+                ],
+            )
         db.commit()
     finally:
         db.close()
@@ -568,23 +601,10 @@ def read_sketches(path: Path) -> dict[str, tuple[int, ...]] | None:
 
 # --------------------------------------------------------------------------- reading
 def _connect_ro(path: Path) -> sqlite3.Connection:
-    # immutable=1: a generation never changes after publish, so SQLite may skip locking and
-    # never creates -wal/-shm files next to it (works on read-only media too).
-    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
+    return connect_ro(path)
 
 
-def _chunk_from_row(r: sqlite3.Row) -> Chunk:
-    return Chunk(
-        chunk_id=r["chunk_id"], document=r["document"], meeting=r["meeting"] or "",
-        committee=r["committee"] or "", date=r["date"], punkt=r["punkt"],
-        punkt_title=r["punkt_title"], bilag=r["bilag"], bilag_title=r["bilag_title"],
-        section=r["section"] or "", page_start=r["page_start"], page_end=r["page_end"],
-        closed=bool(r["closed"]), ocr=bool(r["ocr"]), text=r["text"], header=r["header"],
-        case_number=r["case_number"], windows=json.loads(r["windows_json"] or "[]"),
-        duplicate_of=r["duplicate_of"],
-    )
+_chunk_from_row = chunk_from_row
 
 
 def _decision_from_row(r: sqlite3.Row) -> Decision:
@@ -605,6 +625,45 @@ class MetaContents:
     chunk_rows: dict[str, int]  # canonical chunk id -> chunks.faiss row
     windows: list[tuple[str, str]]  # dense.faiss row order: (chunk_id, window text)
     decisions: list[Decision]
+    derived: Derived | None = None  # None: a generation written before it was stored
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _strict_int(value: object) -> int:
+    """SQLite gives back whatever a damaged row holds; a count or a page must be an int."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"forventede et heltal, fandt {value!r}")
+    return value
+
+
+def _strict_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"forventede en tekst, fandt {value!r}")
+    return value
+
+
+def read_derived(db: sqlite3.Connection) -> Derived | None:
+    """The stored term statistics and closed listings, or None when the generation predates
+    them (both tables missing: the retriever then derives them as before). One table
+    without the other, or a row of the wrong type, is damage (ValueError)."""
+    present = (_has_table(db, "term_df"), _has_table(db, "closed_listings"))
+    if present == (False, False):
+        return None
+    if present != (True, True):
+        raise ValueError("kun den ene af tabellerne term_df og closed_listings findes")
+    term_df = {_strict_str(t): _strict_int(df) for t, df in db.execute("SELECT term, df FROM term_df")}
+    listings = tuple(
+        ClosedListing(
+            document=_strict_str(r["document"]), meeting=_strict_str(r["meeting"]),
+            date=None if r["date"] is None else _strict_str(r["date"]),
+            punkt=_strict_int(r["punkt"]), title=_strict_str(r["title"]), page=_strict_int(r["page"]),
+        )
+        for r in db.execute("SELECT * FROM closed_listings ORDER BY ord")
+    )
+    return Derived(term_df, listings)
 
 
 def _document_from_row(r: sqlite3.Row) -> DocumentRecord:
@@ -622,9 +681,41 @@ def read_meta(path: Path) -> MetaContents:
         chunk_rows = {r["chunk_id"]: r["vec_row"] for r in rows if r["vec_row"] is not None}
         windows = [(r["chunk_id"], r["text"]) for r in db.execute("SELECT * FROM windows ORDER BY vec_row")]
         decisions = [_decision_from_row(r) for r in db.execute("SELECT * FROM decisions ORDER BY rowid")]
+        derived = read_derived(db)
     finally:
         db.close()
-    return MetaContents(documents, chunks, chunk_rows, windows, decisions)
+    return MetaContents(documents, chunks, chunk_rows, windows, decisions, derived)
+
+
+@dataclass
+class MetaIndex:
+    """What a reader keeps of meta.sqlite at open: everything but the texts (issue 12:
+    chunk and window texts are fetched on demand, `indexer.meta_lazy`)."""
+
+    documents: list[DocumentRecord]
+    chunk_ids: list[str]  # ord order, duplicates included
+    duplicate_of: list[str | None]  # per chunk_ids entry
+    chunk_rows: dict[str, int]  # canonical chunk id -> chunks.faiss row
+    window_chunk_ids: list[str]  # dense.faiss row order
+    decisions: list[Decision]
+    derived: Derived | None
+
+
+def read_meta_index(path: Path) -> MetaIndex:
+    db = _connect_ro(path)
+    try:
+        documents = [_document_from_row(r) for r in db.execute("SELECT * FROM documents ORDER BY file")]
+        rows = db.execute("SELECT chunk_id, vec_row, duplicate_of FROM chunks ORDER BY ord").fetchall()
+        chunk_ids = [_strict_str(r[0]) for r in rows]
+        duplicate_of = [r[2] for r in rows]
+        chunk_rows = {r[0]: _strict_int(r[1]) for r in rows if r[1] is not None}
+        same = {cid: cid for cid in chunk_ids}  # window rows share their chunk's id string
+        window_chunk_ids = [same.get(r[0], r[0]) for r in db.execute("SELECT chunk_id FROM windows ORDER BY vec_row")]
+        decisions = [_decision_from_row(r) for r in db.execute("SELECT * FROM decisions ORDER BY rowid")]
+        derived = read_derived(db)
+    finally:
+        db.close()
+    return MetaIndex(documents, chunk_ids, duplicate_of, chunk_rows, window_chunk_ids, decisions, derived)
 
 
 # --------------------------------------------------------------------------- reader checks
@@ -743,32 +834,38 @@ def check_meta_file(index_dir: Path, path: Path) -> None:
         raise IndexFileDamaged(index_dir, path, f"vinduerne er ikke nummereret 0..{count - 1}")
 
 
-def _meta_problem(meta: MetaContents, manifest: dict) -> str | None:
+def _meta_problem(meta: MetaIndex, manifest: dict) -> str | None:
     """Cross-references inside meta.sqlite, and its counts against the manifest's."""
-    ids = {c.chunk_id for c in meta.chunks}
-    canonical = {c.chunk_id for c in meta.chunks if c.duplicate_of is None}
+    ids = set(meta.chunk_ids)
+    canonical = {cid for cid, dup in zip(meta.chunk_ids, meta.duplicate_of) if dup is None}
     if set(meta.chunk_rows) != canonical:
         return "tekststykkernes vec_row passer ikke med hvilke tekststykker der er dubletter"
     if sorted(meta.chunk_rows.values()) != list(range(len(meta.chunk_rows))):
         return f"tekststykkernes vec_row er ikke nummereret 0..{len(meta.chunk_rows) - 1}"
-    if any(c.duplicate_of not in canonical for c in meta.chunks if c.duplicate_of is not None):
+    if any(dup not in canonical for dup in meta.duplicate_of if dup is not None):
         return "en dublet henviser til et tekststykke, der ikke findes"
-    if any(cid not in ids for cid, _ in meta.windows):
+    if any(cid not in ids for cid in meta.window_chunk_ids):
         return "et vindue henviser til et tekststykke, der ikke findes"
+    if meta.derived is not None:
+        if any(df <= 0 or df > len(canonical) for df in meta.derived.term_df.values()):
+            return "termstatistikken (term_df) har en dokumentfrekvens uden for 1..antal tekststykker"
+        documents = {d.file for d in meta.documents}
+        if any(x.document not in documents for x in meta.derived.closed_listings):
+            return "en lukket punkt-opførelse (closed_listings) henviser til et dokument uden tekststykker"
     counts = manifest.get("counts", {})
-    for key, actual, label in (("chunks", len(meta.chunks), "tekststykker"),
-                               ("windows", len(meta.windows), "vinduer")):
+    for key, actual, label in (("chunks", len(meta.chunk_ids), "tekststykker"),
+                               ("windows", len(meta.window_chunk_ids), "vinduer")):
         if isinstance(counts.get(key), int) and counts[key] != actual:
             return f"har {actual} {label}, men manifest.json siger {counts[key]}"
     return None
 
 
-def load_meta(index_dir: Path, gen_dir: Path, manifest: dict) -> MetaContents:
-    """read_meta of a checked file, with every decoding failure as IndexFileDamaged."""
+def load_meta(index_dir: Path, gen_dir: Path, manifest: dict) -> MetaIndex:
+    """read_meta_index of a checked file, with every decoding failure as IndexFileDamaged."""
     path = gen_dir / META
     check_meta_file(index_dir, path)
     try:
-        meta = read_meta(path)
+        meta = read_meta_index(path)
     except _META_READ_ERRORS as exc:
         raise IndexFileDamaged(index_dir, path, f"kan ikke læses ({_one_line(exc)})") from exc
     problem = _meta_problem(meta, manifest)
@@ -823,22 +920,24 @@ def read_faiss(
 
 @dataclass
 class IndexReader:
-    """One loaded generation, entirely in memory: safe to keep while a writer builds a new
-    generation (or removes this one two builds later)."""
+    """One loaded generation: its vectors, ids, decisions and documents in memory, its chunk
+    and window texts fetched from meta.sqlite on demand (`texts`, issue 12). Safe to keep
+    while a writer builds a new generation (or removes this one two builds later): the
+    generation's files never change, and the open meta.sqlite stays readable."""
 
     index_dir: Path
     gen_dir: Path
     manifest: dict
-    chunks: list[Chunk]
-    chunk_by_id: dict[str, Chunk]
+    texts: ChunkTexts
+    chunk_ids: list[str]  # every chunk, index order, duplicates included
     window_chunk_ids: list[str]
-    window_texts: list[str]
     dense: faiss.Index
     chunk_vec_ids: list[str]
     chunk_dense: faiss.Index
     decisions: list[Decision]
     documents: list[DocumentRecord]
     model_id: str
+    derived: Derived | None = None  # None: an older generation; the retriever derives it
 
     @classmethod
     def open(cls, index_dir: Path | str, *, ef_search: int | None = None, nprobe: int | None = None) -> IndexReader:
@@ -849,7 +948,8 @@ class IndexReader:
         gen_dir = resolve_current(index_dir)
         manifest = read_manifest(index_dir, gen_dir)
         meta = load_meta(index_dir, gen_dir, manifest)
-        dense = read_faiss(index_dir, gen_dir / DENSE, len(meta.windows), "vinduer", manifest, ef_search, nprobe)
+        windows = len(meta.window_chunk_ids)
+        dense = read_faiss(index_dir, gen_dir / DENSE, windows, "vinduer", manifest, ef_search, nprobe)
         chunk_dense = read_faiss(
             index_dir, gen_dir / CHUNK_DENSE, len(meta.chunk_rows), "tekststykker (uden dubletter)",
             manifest, ef_search, nprobe,
@@ -859,17 +959,33 @@ class IndexReader:
             index_dir=index_dir,
             gen_dir=gen_dir,
             manifest=manifest,
-            chunks=meta.chunks,
-            chunk_by_id={c.chunk_id: c for c in meta.chunks},
-            window_chunk_ids=[cid for cid, _ in meta.windows],
-            window_texts=[text for _, text in meta.windows],
+            texts=ChunkTexts(gen_dir / META, windows),
+            chunk_ids=meta.chunk_ids,
+            window_chunk_ids=meta.window_chunk_ids,
             dense=dense,
             chunk_vec_ids=chunk_vec_ids,
             chunk_dense=chunk_dense,
             decisions=meta.decisions,
             documents=meta.documents,
             model_id=manifest["model_id"],
+            derived=meta.derived,
         )
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, decoded now from meta.sqlite (the whole archive's text: for a
+        caller that truly needs it all, never for a search)."""
+        return self.texts.chunks()
+
+    @property
+    def chunk_by_id(self) -> ChunksById:
+        """Chunk by id, fetched on demand."""
+        return ChunksById(self.texts, self.chunk_ids)
+
+    @property
+    def window_texts(self) -> WindowTexts:
+        """Window texts in dense.faiss row order, fetched on demand."""
+        return self.texts.window_texts()
 
     def check_model(self, embedder) -> None:
         """Query vectors from another model are meaningless against these vectors."""

@@ -20,16 +20,17 @@ the store reads a chunk mask in); window rows follow `RetrievalStore.window_chun
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
 from kommunesoeg.core.roles import ROLES
-from retriever.access import may_see_chunk
+from retriever.access import check_role, may_see_chunk
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -41,6 +42,11 @@ def date_number(iso: str | None) -> int:
     if iso and _ISO_DATE.fullmatch(iso):
         return int(iso.replace("-", ""))
     return 0
+
+
+def _iso(number: int) -> str:
+    """20230110 -> "2023-01-10" (the inverse of `date_number` for a dated chunk)."""
+    return f"{number // 10_000:04d}-{number // 100 % 100:02d}-{number % 100:02d}"
 
 
 def _day_number(day: date) -> int:
@@ -81,30 +87,50 @@ class AllowedRows:
 
     chunks: np.ndarray  # bool per canonical row: some copy of the passage is allowed
     windows: np.ndarray  # bool per window row: its passage is allowed
-    copies: np.ndarray  # bool per copy (`ChunkRows.copies`): visible and inside the filters
+    copies: np.ndarray  # bool per copy (`ChunkRows.copy_ids`): visible and inside the filters
     everything: bool  # nothing is excluded, so a store may search without a mask
+
+
+class CopyFacts(Protocol):
+    """What the arrays are made of, per chunk copy: a `Chunk`, or a store's text-free
+    `ChunkFacts` (indexer/meta_lazy.py) so that no chunk text is read at load."""
+
+    chunk_id: str
+    document: str
+    committee: str
+    date: str | None
+    section: str
+    closed: bool
+    duplicate_of: str | None
 
 
 class ChunkRows:
     """Every copy of every passage of one generation as arrays (see the module docstring).
 
     Copies are ordered canonical chunks first, in canonical row order (copy i < canonical
-    count is canonical row i), then the duplicates in index order."""
+    count is canonical row i), then the duplicates in index order. Only the copies' ids are
+    kept: the copy a role is shown is fetched with `fetch` (the store's `chunk`, which
+    reads its text on demand); without `fetch` the given objects themselves are returned."""
 
     def __init__(
         self,
         canonical_ids: Sequence[str],
-        chunks: Sequence[Chunk],
+        chunks: Iterable[CopyFacts],
         window_chunk_ids: Sequence[str],
         decision_chunk_ids: Collection[str],
+        fetch: Callable[[str], Chunk] | None = None,
     ) -> None:
         self.canonical_ids: tuple[str, ...] = tuple(canonical_ids)
         self.row_of: dict[str, int] = {cid: row for row, cid in enumerate(self.canonical_ids)}
-        by_id = {c.chunk_id: c for c in chunks}
-        duplicates = [c for c in chunks if c.duplicate_of is not None]
-        self.copies: tuple[Chunk, ...] = (
-            tuple(by_id[cid] for cid in self.canonical_ids) + tuple(duplicates)
-        )
+        facts = list(chunks)  # only while the arrays are made
+        by_id = {c.chunk_id: c for c in facts}
+        duplicates = [c for c in facts if c.duplicate_of is not None]
+        copies = [by_id[cid] for cid in self.canonical_ids] + duplicates
+        del facts
+        self.copy_ids: tuple[str, ...] = tuple(c.chunk_id for c in copies)
+        # duplicate id -> its canonical id (a few per cent of the chunks have one)
+        self.canonical_of: dict[str, str] = {c.chunk_id: c.duplicate_of for c in duplicates}
+        self._fetch: Callable[[str], Chunk] = fetch or {c.chunk_id: c for c in copies}.__getitem__
         n_canonical = len(self.canonical_ids)
         self._duplicate_rows = np.fromiter(
             (self.row_of[c.duplicate_of] for c in duplicates), dtype=np.int64,
@@ -114,32 +140,65 @@ class ChunkRows:
         self._duplicates: dict[int, tuple[int, ...]] = {}
         for i, row in enumerate(self._duplicate_rows.tolist()):
             self._duplicates[row] = (*self._duplicates.get(row, ()), n_canonical + i)
-        self._committee, self._committees = _codes([c.committee for c in self.copies])
-        self._document, self._documents = _codes([c.document for c in self.copies])
-        self._section, self._sections = _codes([c.section for c in self.copies])
+        self._committee, self._committees = _codes([c.committee for c in copies])
+        self._document, self._documents = _codes([c.document for c in copies])
+        self._section, self._sections = _codes([c.section for c in copies])
         self._date = np.fromiter(
-            (date_number(c.date) for c in self.copies), dtype=np.int32, count=len(self.copies)
+            (date_number(c.date) for c in copies), dtype=np.int32, count=len(copies)
         )
         self._decision = np.fromiter(
-            (c.section == "beslutning" or c.chunk_id in decision_chunk_ids for c in self.copies),
-            dtype=bool, count=len(self.copies),
+            (c.section == "beslutning" or c.chunk_id in decision_chunk_ids for c in copies),
+            dtype=bool, count=len(copies),
         )
-        window_rows = [
-            self.row_of[by_id[cid].duplicate_of or cid] for cid in window_chunk_ids
-        ]
+        window_rows = [self.row_of[self.canonical_of.get(cid, cid)] for cid in window_chunk_ids]
         self.window_row = np.asarray(window_rows, dtype=np.int64)  # window row -> canonical row
-        self._visible = {role: self._visible_to(role) for role in ROLES}
+        # Per copy and role: `access.may_see_chunk`, the one access policy - asked here, at
+        # load, for every role there is (`check_role` refuses any other before a ranking).
+        self._visible = {
+            role: np.fromiter((may_see_chunk(c, role) for c in copies), dtype=bool, count=len(copies))
+            for role in ROLES
+        }
         self._unfiltered = {role: self._allowed(self._visible[role]) for role in ROLES}
 
-    def _visible_to(self, role: str) -> np.ndarray:
-        """Per copy: `access.may_see_chunk`, the one access policy."""
-        return np.fromiter(
-            (may_see_chunk(c, role) for c in self.copies), dtype=bool, count=len(self.copies)
-        )
+    @property
+    def committees(self) -> tuple[str, ...]:
+        """Every committee a chunk names, sorted (the filter vocabulary)."""
+        return tuple(sorted(c for c in self._committees if c))
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        return tuple(sorted(self._documents))
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return tuple(sorted(self._sections))
+
+    def date_span(self, role: str) -> tuple[str, str] | None:
+        """(first, last) ISO date of the chunks `role` may see; None when none is dated."""
+        dated = self._date[self._visible[check_role(role)] & (self._date > 0)]
+        if not dated.size:
+            return None
+        return _iso(int(dated.min())), _iso(int(dated.max()))
+
+    def canonical_id(self, chunk_id: str) -> str:
+        """The canonical copy's id of any copy's id (KeyError for an unknown id)."""
+        if chunk_id in self.row_of:
+            return chunk_id
+        return self.canonical_of[chunk_id]
+
+    def holds_decision(self, canonical_id: str) -> bool:
+        """Whether any copy of the passage is a decision section or holds a decision."""
+        row = self.row_of[canonical_id]
+        return bool(self._decision[row]) or any(self._decision[i] for i in self._duplicates.get(row, ()))
+
+    def group(self, canonical_id: str) -> tuple[str, ...]:
+        """The ids of every copy of the passage: canonical first, duplicates in index order."""
+        row = self.row_of[canonical_id]
+        return (canonical_id, *(self.copy_ids[i] for i in self._duplicates.get(row, ())))
 
     def inside(self, filters: Filters) -> np.ndarray:
         """Per copy: inside the filters (`IndexView.passes`, vectorised; access is separate)."""
-        inside = np.ones(len(self.copies), dtype=bool)
+        inside = np.ones(len(self.copy_ids), dtype=bool)
         if filters.committees:
             inside &= _accepted(self._committees, filters.committees)[self._committee]
         if filters.documents:
@@ -158,11 +217,10 @@ class ChunkRows:
 
     def allowed(self, role: str, filters: Filters) -> AllowedRows:
         """The rows `role` may rank inside `filters` (without filters: computed at load)."""
-        filtered = has_filters(filters)
-        if not filtered and role in self._unfiltered:
+        visible = self._visible[check_role(role)]
+        if not has_filters(filters):
             return self._unfiltered[role]
-        visible = self._visible[role] if role in self._visible else self._visible_to(role)
-        return self._allowed(visible & self.inside(filters) if filtered else visible)
+        return self._allowed(visible & self.inside(filters))
 
     def _allowed(self, copies: np.ndarray) -> AllowedRows:
         n_canonical = len(self.canonical_ids)
@@ -178,10 +236,15 @@ class ChunkRows:
     def shown(self, canonical_id: str, allowed: AllowedRows) -> Chunk | None:
         """The copy of the passage the role is shown: the first allowed one, canonical
         first; None when no copy is allowed."""
+        shown = self.shown_id(canonical_id, allowed)
+        return None if shown is None else self._fetch(shown)
+
+    def shown_id(self, canonical_id: str, allowed: AllowedRows) -> str | None:
+        """The id of the copy `shown` returns, without reading the chunk."""
         row = self.row_of[canonical_id]
         if allowed.copies[row]:
-            return self.copies[row]
+            return self.copy_ids[row]
         for i in self._duplicates.get(row, ()):
             if allowed.copies[i]:
-                return self.copies[i]
+                return self.copy_ids[i]
         return None

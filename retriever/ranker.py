@@ -17,8 +17,9 @@ answer step of that call reuses the vector.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -33,11 +34,20 @@ from retriever.view import IndexView
 
 @dataclass(frozen=True)
 class Candidate:
-    """A ranked passage: its canonical id, the fused score, and the copy the role sees."""
+    """A ranked passage: its canonical id, the fused score, and the copy the role sees.
+
+    The copy is decided at ranking (`shown_id`, from the masks) but read from the store only
+    when a verb asks for it (`shown`): a search shows ten of the hundreds of passages it
+    ranks, and reading each one's text would cost every query time (issue 12)."""
 
     canonical_id: str
     score: float
-    shown: Chunk
+    shown_id: str
+    fetch: Callable[[str], Chunk] = field(repr=False, compare=False)
+
+    @cached_property
+    def shown(self) -> Chunk:
+        return self.fetch(self.shown_id)
 
 
 class Ranker:
@@ -84,10 +94,11 @@ class Ranker:
                     if self.view.holds_decision(cid):
                         fused[cid] += self.config.decision_prior
         ordered = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [Candidate(cid, score, self._shown(cid, allowed)) for cid, score in ordered]
+        fetch = self.view.chunk
+        return [Candidate(cid, score, self._shown_id(cid, allowed), fetch) for cid, score in ordered]
 
-    def _shown(self, canonical_id: str, allowed: AllowedRows) -> Chunk:
-        shown = self.view.shown(canonical_id, allowed)
+    def _shown_id(self, canonical_id: str, allowed: AllowedRows) -> str:
+        shown = self.view.rows.shown_id(canonical_id, allowed)
         if shown is None:  # every retriever's ids were checked against `allowed.chunks`
             raise RuntimeError(f"{canonical_id} was ranked but is not allowed")
         return shown

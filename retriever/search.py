@@ -121,7 +121,8 @@ class Searcher:
         return list(self.store.documents)
 
     def visible_chunks(self, role: str, document: str | None = None) -> list[Chunk]:
-        """The chunks `role` may see, of one document or of all."""
+        """The chunks `role` may see, of one document or of all (all: the whole archive's
+        text, read from the index now - for a tool, never per request)."""
         access.check_role(role)
         return self.view.visible_chunks(role, document)
 
@@ -129,12 +130,17 @@ class Searcher:
         access.check_role(role)
         return self.view.visible_decisions(role)
 
+    def date_span(self, role: str) -> tuple[str, str] | None:
+        """(first, last) ISO date of what `role` may see (the app's date filter), without
+        reading any chunk text."""
+        return self.view.date_span(role)
+
     def closed_pages(self, document: str) -> set[int]:
         """Pages of `document` holding closed text (never shown to the public)."""
         return self.view.closed_pages(document)
 
     def closed_pages_by_document(self) -> dict[str, set[int]]:
-        return access.closed_pages_by_document(self.store.chunks)
+        return access.closed_pages_by_document(self.store.chunk_facts())
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.embedder.embed_query(text), dtype=np.float32)

@@ -14,7 +14,7 @@ def index_stats(view: IndexView, role: str) -> dict[str, Any]:
     """Counts and facts of the loaded generation for `role` (checked by the caller)."""
     store = view.store
     docs = [d for d in store.documents if d.status == "ok"]
-    visible = [c for c in store.chunks if may_see_chunk(c, role)]
+    visible = [c for c in store.chunk_facts() if may_see_chunk(c, role)]
     result: dict[str, Any] = {
         "documents": len(docs),
         "meetings": len({(d.meeting, d.date) for d in docs}),
@@ -30,7 +30,7 @@ def index_stats(view: IndexView, role: str) -> dict[str, Any]:
         "total_bytes": store.total_bytes,
     }
     if may_count_closed(role):
-        closed = [c for c in store.chunks if c.closed]
+        closed = [c for c in store.chunk_facts() if c.closed]
         result["closed_chunks"] = len(closed)
         result["closed_items"] = len({(c.document, c.punkt, c.bilag) for c in closed})
         result["failed_documents"] = [

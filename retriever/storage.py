@@ -4,7 +4,8 @@ The retriever asks an index for candidates (by vector against the sentence windo
 whole chunks, by terms through BM25) and for metadata (chunks, decisions, documents by id);
 everything else - duplicate groups, access, filters, fusion - it derives itself. Any store
 that serves `RetrievalStore` can stand behind the Searcher: today the file store of one
-index generation (FAISS + SQLite + bm25s, loaded into memory), later a database.
+index generation (FAISS + bm25s in memory, chunk texts read from SQLite on demand), later a
+database.
 
 What a ranking may consider reaches the store as a boolean mask over rows (canonical chunk
 rows in `canonical_ids` order, or window rows), made by `retriever.masks` from the access
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,8 +26,10 @@ import numpy as np
 
 from indexer.embed import Embedder, default_threads
 from indexer.lexical import LexicalIndex
+from indexer.meta_lazy import ChunkFacts
 from indexer.store import DocumentRecord, IndexReader
 from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.results import ClosedListing
 
 
 class RetrievalStore(Protocol):
@@ -63,7 +66,17 @@ class RetrievalStore(Protocol):
 
     @property
     def chunks(self) -> Sequence[Chunk]:
-        """Every chunk, duplicates included, in index order."""
+        """Every chunk, duplicates included, in index order - the whole archive's text, read
+        when asked for: no search or answer needs it (`chunk_facts`, `chunk`, `chunks_of`)."""
+        ...
+
+    def chunk_facts(self) -> Iterable[ChunkFacts]:
+        """Every chunk's metadata without its text, duplicates included, in index order:
+        what the view turns into arrays at load (access, filters, duplicate groups)."""
+        ...
+
+    def chunks_of(self, document: str) -> Sequence[Chunk]:
+        """The chunks of one document, in index order."""
         ...
 
     @property
@@ -93,7 +106,22 @@ class RetrievalStore(Protocol):
         the whole-chunk vectors."""
         ...
 
-    def chunk(self, chunk_id: str) -> Chunk: ...
+    @property
+    def term_frequencies(self) -> Mapping[str, int] | None:
+        """Document frequency of every term over the canonical chunk texts, as the build
+        stored it (`kommunesoeg.core.textnorm.document_frequencies`); None when the store
+        does not hold it (an older generation) and the view must derive it from the texts."""
+        ...
+
+    @property
+    def closed_listings(self) -> Sequence[ClosedListing] | None:
+        """The closed items open chunks list (`indexer.closed_listings`), as the build
+        stored them; None when the store does not hold them (an older generation)."""
+        ...
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """The chunk with this id, text included (KeyError when there is none)."""
+        ...
 
     def check_model(self, embedder: Embedder) -> None:
         """Refuse an embedder other than the one the vectors were made with."""
@@ -122,7 +150,7 @@ class RetrievalStore(Protocol):
 
 class FileStore:
     """`RetrievalStore` over the files of one generation: FAISS + SQLite (IndexReader)
-    and the bm25s index. Every file is checked at load, before any embedder loads, so a
+    and the bm25s index; chunk and window texts are read from SQLite when asked for. Every file is checked at load, before any embedder loads, so a
     damaged index is one clear error naming the file."""
 
     def __init__(self, index_dir: Path) -> None:
@@ -174,6 +202,12 @@ class FileStore:
     def chunks(self) -> Sequence[Chunk]:
         return self._reader.chunks
 
+    def chunk_facts(self) -> Iterable[ChunkFacts]:
+        return self._reader.texts.facts()
+
+    def chunks_of(self, document: str) -> Sequence[Chunk]:
+        return self._reader.texts.chunks(document)
+
     @property
     def decisions(self) -> Sequence[Decision]:
         return self._reader.decisions
@@ -198,8 +232,18 @@ class FileStore:
     def canonical_ids(self) -> Sequence[str]:
         return self._reader.chunk_vec_ids
 
+    @property
+    def term_frequencies(self) -> Mapping[str, int] | None:
+        derived = self._reader.derived
+        return None if derived is None else derived.term_df
+
+    @property
+    def closed_listings(self) -> Sequence[ClosedListing] | None:
+        derived = self._reader.derived
+        return None if derived is None else derived.closed_listings
+
     def chunk(self, chunk_id: str) -> Chunk:
-        return self._reader.chunk_by_id[chunk_id]
+        return self._reader.texts.chunk(chunk_id)
 
     def check_model(self, embedder: Embedder) -> None:
         self._reader.check_model(embedder)

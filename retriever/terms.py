@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from kommunesoeg.core.textnorm import tokenize
+from kommunesoeg.core.textnorm import document_frequencies, tokenize
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,9 @@ class TermStats:
 
     @classmethod
     def of_texts(cls, texts: Iterable[str]) -> TermStats:
-        df: dict[str, int] = {}
-        n = 0
-        for text in texts:
-            n += 1
-            for term in set(tokenize(text)):
-                df[term] = df.get(term, 0) + 1
+        """Computed from the texts; a generation stores these numbers (meta.sqlite
+        `term_df`, written by the build with the same `document_frequencies`)."""
+        df, n = document_frequencies(texts)
         return cls(df, n)
 
     def idf(self, term: str) -> float:

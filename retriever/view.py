@@ -1,8 +1,12 @@
 """The loaded view of one index generation: everything derived from it, once, at load.
 
-Duplicate groups, decisions per chunk, sentence-window rows, term statistics and the
-filter vocabularies are computed when the Searcher loads and never change afterwards, so
-the verbs share them without caches of their own and a Searcher can serve many threads.
+Duplicate groups, decisions per chunk, sentence-window rows and the filter vocabularies are
+computed from the chunks' text-free metadata when the Searcher loads and never change
+afterwards, so the verbs share them without caches of their own and a Searcher can serve
+many threads. Chunk texts are not read at load (issue 12: an archive's text is gigabytes):
+a chunk, a duplicate group (`members`) or a window text is fetched from the store when a
+verb needs it, and the term statistics and closed listings, which the build derives from
+every text, are read as stored.
 The allowed set of a ranking (who may see which passage inside which filters) is a set of
 boolean arrays over the rows (`retriever.masks.ChunkRows`), so a query costs no Python loop
 over the archive.
@@ -15,7 +19,7 @@ the decision card, and the quotable units an answer reranks - two lock-protected
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +67,38 @@ class TextVectors:
 UNIT_VECTORS_KEPT = 50_000  # ~75 MiB of 384-d float32: the units of many questions
 
 
+def _derived(store: RetrievalStore) -> tuple[TermStats, tuple[ClosedListing, ...]]:
+    """The term statistics and closed listings the build stored; derived from every chunk
+    text (the slow way, the same numbers) only for a generation written before the build
+    stored them."""
+    stored_terms, stored_listings = store.term_frequencies, store.closed_listings
+    if stored_terms is not None and stored_listings is not None:
+        return TermStats(stored_terms, store.chunk_vector_count), tuple(stored_listings)
+    chunks = store.chunks
+    return (
+        TermStats.of_texts(c.text for c in chunks if not c.duplicate_of),
+        find_closed_listings(chunks),
+    )
+
+
+class Members(Mapping[str, tuple[Chunk, ...]]):
+    """Canonical chunk id -> every copy of the passage (canonical first, duplicates in index
+    order), fetched from the store when asked for: only a hit's own group is ever read."""
+
+    def __init__(self, rows: ChunkRows, store: RetrievalStore) -> None:
+        self._rows = rows
+        self._store = store
+
+    def __getitem__(self, canonical_id: str) -> tuple[Chunk, ...]:
+        return tuple(self._store.chunk(cid) for cid in self._rows.group(canonical_id))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.canonical_ids)
+
+    def __len__(self) -> int:
+        return len(self._rows.canonical_ids)
+
+
 @dataclass(frozen=True)
 class IndexView:
     """One generation as the verbs read it; build with `IndexView.load`."""
@@ -82,13 +118,13 @@ class IndexView:
     unit_vectors: TextVectors
     # closed items as open tables of contents list them (retriever/closed_listing.py)
     closed_listings: tuple[ClosedListing, ...]
+    # sagsnummer of every chunk that holds a decision, so a decision's case needs no chunk text
+    decision_cases: Mapping[str, str | None]
 
     @classmethod
     def load(cls, store: RetrievalStore, embedder: Embedder) -> IndexView:
-        chunks = store.chunks
-        members: dict[str, list[Chunk]] = {}
-        for chunk in chunks:
-            members.setdefault(chunk.duplicate_of or chunk.chunk_id, []).append(chunk)
+        """Arrays and lookups from the chunks' metadata; no chunk text is read (except, once,
+        for a generation that predates the stored term statistics and closed listings)."""
         decisions: dict[str, list[Decision]] = {}
         for decision in store.decisions:
             decisions.setdefault(decision.chunk_id, []).append(decision)
@@ -96,27 +132,28 @@ class IndexView:
         for row, chunk_id in enumerate(store.window_chunk_ids):
             windows_of.setdefault(chunk_id, []).append(row)
 
-        def canonical(chunk_id: str) -> str:
-            chunk = store.chunk(chunk_id)
-            return chunk.duplicate_of or chunk.chunk_id
-
+        facts = list(store.chunk_facts())
+        rows = ChunkRows(
+            store.canonical_ids, facts, store.window_chunk_ids, decisions.keys(), fetch=store.chunk,
+        )
+        decision_cases = {f.chunk_id: f.case_number for f in facts if f.chunk_id in decisions}
+        del facts
+        terms, closed_listings = _derived(store)
         return cls(
             store=store,
-            members={
-                cid: tuple(sorted(group, key=lambda c: c.duplicate_of is not None))
-                for cid, group in members.items()
-            },
+            members=Members(rows, store),
             decisions_by_chunk={cid: tuple(ds) for cid, ds in decisions.items()},
-            window_canonical=tuple(canonical(cid) for cid in store.window_chunk_ids),
+            window_canonical=tuple(rows.canonical_id(cid) for cid in store.window_chunk_ids),
             window_rows={cid: tuple(r) for cid, r in windows_of.items()},
-            rows=ChunkRows(store.canonical_ids, chunks, store.window_chunk_ids, decisions.keys()),
-            terms=TermStats.of_texts(c.text for c in chunks if not c.duplicate_of),
-            committees=tuple(sorted({c.committee for c in chunks if c.committee})),
-            documents=tuple(sorted({c.document for c in chunks})),
-            sections=tuple(sorted({c.section for c in chunks})),
+            rows=rows,
+            terms=terms,
+            committees=rows.committees,
+            documents=rows.documents,
+            sections=rows.sections,
             decision_vectors=TextVectors(embedder),
             unit_vectors=TextVectors(embedder, capacity=UNIT_VECTORS_KEPT),
-            closed_listings=find_closed_listings(chunks),
+            closed_listings=closed_listings,
+            decision_cases=decision_cases,
         )
 
     # ----------------------------------------------------------------- chunks
@@ -125,18 +162,21 @@ class IndexView:
 
     def canonical_id(self, chunk_id: str) -> str:
         """The id of the copy of this passage that is embedded and indexed."""
-        chunk = self.store.chunk(chunk_id)
-        return chunk.duplicate_of or chunk.chunk_id
+        return self.rows.canonical_id(chunk_id)
 
     def holds_decision(self, canonical_id: str) -> bool:
-        return any(
-            c.section == "beslutning" or c.chunk_id in self.decisions_by_chunk
-            for c in self.members[canonical_id]
-        )
+        """Whether any copy is a decision section or holds an extracted decision."""
+        return self.rows.holds_decision(canonical_id)
 
     def vectors_of_decisions(self, decisions: Sequence[Decision]) -> np.ndarray:
         """(len(decisions), dim): title + decision text of each, embedded once."""
         return self.decision_vectors.of([decision_text(d) for d in decisions])
+
+    def case_of(self, decision: Decision) -> str | None:
+        """The sagsnummer of the passage holding `decision`, without reading its text."""
+        if decision.chunk_id in self.decision_cases:
+            return self.decision_cases[decision.chunk_id]
+        return self.chunk(decision.chunk_id).case_number if decision.chunk_id else None
 
     def decisions_of(self, chunk_id: str) -> tuple[Decision, ...]:
         return self.decisions_by_chunk.get(chunk_id, ())
@@ -175,15 +215,18 @@ class IndexView:
         return self.rows.shown(canonical_id, allowed)
 
     def visible_chunks(self, role: str, document: str | None = None) -> list[Chunk]:
-        """Chunks `role` may see, of one document or of all."""
-        return [
-            c for c in self.store.chunks
-            if may_see_chunk(c, role) and (document is None or c.document == document)
-        ]
+        """Chunks `role` may see, of one document or of all (all: the whole archive's
+        text, read from the store now - a document page asks for one document)."""
+        chunks = self.store.chunks if document is None else self.store.chunks_of(document)
+        return [c for c in chunks if may_see_chunk(c, role)]
+
+    def date_span(self, role: str) -> tuple[str, str] | None:
+        """(first, last) meeting date of the chunks `role` may see, from the arrays."""
+        return self.rows.date_span(role)
 
     def visible_decisions(self, role: str) -> list[Decision]:
         return [d for d in self.store.decisions if may_see_decision(d, role)]
 
     def closed_pages(self, document: str) -> set[int]:
         """Pages of `document` holding closed text."""
-        return closed_pages(self.store.chunks, document)
+        return closed_pages(self.store.chunks_of(document), document)

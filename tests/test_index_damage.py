@@ -90,6 +90,19 @@ def _ids_with_a_duplicate(index_dir: Path) -> None:
     path.write_text(json.dumps(ids), encoding="utf-8")
 
 
+def _sql(script: str) -> Callable[[Path], None]:
+    """Run `script` against the generation's meta.sqlite (a damaged row or table)."""
+
+    def apply(index_dir: Path) -> None:
+        import sqlite3
+
+        db = sqlite3.connect(_gen(index_dir) / "meta.sqlite")
+        db.executescript(script)
+        db.close()
+
+    return apply
+
+
 def _set_faiss(**params) -> Callable[[dict], None]:
     return lambda m: m.__setitem__("faiss", params)
 
@@ -110,6 +123,15 @@ DAMAGES = [
     Damage("meta-bitflip-header", lambda d: _flip(_gen(d) / "meta.sqlite", 100), IndexDamaged, "meta.sqlite"),
     Damage("meta-bitflip-btree", lambda d: _flip(_gen(d) / "meta.sqlite", 3 * META_PAGE), IndexDamaged,
            "meta.sqlite"),
+    # the tables the build derives from every chunk text (issue 12)
+    Damage("term-df-not-a-number", _sql("UPDATE term_df SET df = 'mange' WHERE term = "
+                                        "(SELECT term FROM term_df LIMIT 1)"), IndexDamaged, "meta.sqlite"),
+    Damage("term-df-zero", _sql("UPDATE term_df SET df = 0"), IndexDamaged, "meta.sqlite"),
+    Damage("term-df-without-listings", _sql("DROP TABLE closed_listings"), IndexDamaged, "meta.sqlite"),
+    Damage("listings-page-not-a-number", _sql("UPDATE closed_listings SET page = 'x'"), IndexDamaged,
+           "meta.sqlite"),
+    Damage("listings-unknown-document", _sql("UPDATE closed_listings SET document = 'ukendt.pdf'"),
+           IndexDamaged, "meta.sqlite"),
     Damage("dense-deleted", lambda d: (_gen(d) / "dense.faiss").unlink(), IndexDamaged, "dense.faiss"),
     Damage("chunks-faiss-deleted", lambda d: (_gen(d) / "chunks.faiss").unlink(), IndexDamaged, "chunks.faiss"),
     Damage("dense-truncated", lambda d: _truncate(_gen(d) / "dense.faiss", 0.5), IndexDamaged, "dense.faiss"),

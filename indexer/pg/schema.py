@@ -137,6 +137,49 @@ CREATE POLICY writer_all ON decisions TO {WRITER_ROLE} USING (true) WITH CHECK (
 """
 
 
+# Issue 13, the rest of the indexing side: what the file build derives across documents.
+# - claim_attempts: how often a worker started a document and never committed it. Kept apart
+#   from `documents` because the claim holds that row FOR UPDATE in the transaction that dies
+#   with the worker, so a count written there would die with it; a second (autocommit)
+#   connection counts here instead, and no foreign key, whose check would wait on that lock.
+# - chunk_sketches: each chunk's near-duplicate sketch keys (indexer/dedupe.py), indexed by key,
+#   so a new document's chunks find their candidate copies without reading the archive.
+# - term_df: document frequency of each term over the canonical chunk texts (n is the count
+#   of canonical chunks), maintained by every document transaction.
+# - closed_listings: closed items an open canonical chunk lists (indexer/closed_listings.py).
+_DERIVED = f"""
+CREATE TABLE claim_attempts (
+    file text PRIMARY KEY,
+    sha256 text NOT NULL,
+    attempts integer NOT NULL,
+    last_worker text,
+    last_claimed_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE chunk_sketches (
+    key bigint NOT NULL,
+    chunk_id text NOT NULL REFERENCES chunks (chunk_id) ON DELETE CASCADE
+);
+CREATE INDEX chunk_sketches_key ON chunk_sketches (key);
+CREATE INDEX chunk_sketches_chunk ON chunk_sketches (chunk_id);
+CREATE INDEX chunks_duplicate_of ON chunks (duplicate_of) WHERE duplicate_of IS NOT NULL;
+
+CREATE TABLE term_df (term text PRIMARY KEY, df integer NOT NULL);
+
+CREATE TABLE closed_listings (
+    document text NOT NULL REFERENCES documents (file) ON DELETE CASCADE,
+    ord integer NOT NULL,
+    meeting text, date text, punkt integer NOT NULL, title text NOT NULL, page integer,
+    PRIMARY KEY (document, ord)
+);
+
+GRANT SELECT ON term_df, closed_listings TO {PUBLIC_ROLE}, {INTERNAL_ROLE};
+GRANT SELECT ON chunk_sketches, claim_attempts TO {INTERNAL_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON claim_attempts, chunk_sketches, term_df, closed_listings TO {WRITER_ROLE};
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -148,6 +191,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "roles and row-level security", _ROLES),
+    Migration(3, "claim attempts, sketches, term statistics, closed listings", _DERIVED),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

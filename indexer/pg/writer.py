@@ -7,13 +7,17 @@ marks it indexed in the transaction its claim opened. A reader therefore sees a 
 either as it was or as it is, never half; a worker killed before the commit leaves the
 document pending for another worker.
 
-Not yet here: near-duplicate detection across documents (every chunk is canonical), term
-statistics and closed listings (the file build's derived tables), pruning removed files.
+Inside that transaction the document's chunks are judged for near-duplicates against the
+stored ones (`neardup`: only canonical chunks get vectors, and a better new copy can take
+over from a stored one), and the term statistics and closed listings follow (`derived`).
+A document whose worker keeps dying is given up after `queue.MAX_ATTEMPTS` claims.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,12 +30,15 @@ from indexer.build import _chunk_vectors, embedding_inputs, parse_file, scan_inp
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder
 from indexer.lexical import lexical_text
 from indexer.pg.connect import connect
+from indexer.pg.derived import apply_term_delta, refresh_listings, replace_listings, term_delta
 from indexer.pg.embcache import PgEmbeddingCache
 from indexer.pg.lexemes import document_lexemes
-from indexer.pg.queue import Claim, claim_next, enqueue, pending_count
+from indexer.pg.neardup import Judgement, judge, lock_archive, orphaned_copies
+from indexer.pg.queue import MAX_ATTEMPTS, Claim, claim_next, enqueue
 from indexer.pg.schema import ensure_model, migrate
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import sha256_file, text_key
+from kommunesoeg.core.errors import DocumentError
 from kommunesoeg.core.models import Chunk, Decision
 
 _EMBED_GROUP = 64  # texts per embed call between cache writes
@@ -63,8 +70,15 @@ class WorkerReport:
     """What one worker did: the documents it committed, by status."""
 
     worker_id: str
-    indexed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    indexed: list[str] = field(default_factory=list)  # committed by this worker, status ok
+    failed: list[str] = field(default_factory=list)  # committed by this worker, status error
+    removed: list[str] = field(default_factory=list)  # pruned by this worker
+    errors: list[DocumentError] = field(default_factory=list)  # unreadable and failed inputs
+    skipped_unchanged: int = 0  # inputs already indexed with this content
+    inputs_ok: int = 0  # inputs indexed (by anyone) after the run
+    documents_total: int = 0  # documents indexed in the store after the run
+    chunks: int = 0
+    duplicates: int = 0
     embedded_texts: int = 0
     cached_texts: int = 0
     seconds: float = 0.0
@@ -118,19 +132,25 @@ def _decision_row(d: Decision) -> tuple:
             d.outcome, json.dumps(d.followups, ensure_ascii=False), d.closed, d.page, d.chunk_id)
 
 
-def write_document(conn: psycopg.Connection, claim: Claim, parsed, vectors: DocumentVectors,
-                   *, before_commit: Callable[[Claim], None] | None = None) -> None:
+Embed = Callable[[Sequence[Chunk]], DocumentVectors]
+
+
+def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
+                   *, before_commit: Callable[[Claim], None] | None = None) -> Judgement:
     """Replace the claimed document's rows and mark it indexed, then commit: all or nothing.
 
     `parsed` is `indexer.build.parse_file`'s result (record, chunks, decisions); a record
     with status 'error' is stored with its reason and no rows, and is not claimed again
-    until its file changes. `before_commit` runs inside the transaction, after every row is
-    written (the tests use it to kill a worker at the worst moment)."""
+    until its file changes. Under the near-duplicate lock (`neardup`) the chunks are judged
+    against the stored ones, `embed` gives the vectors of every chunk that is canonical
+    afterwards (through the cache: the caller embedded them before taking the lock), and
+    the term statistics and closed listings follow. `before_commit` runs inside the
+    transaction, after every row is written (the tests use it to kill a worker at the worst
+    moment)."""
     record = parsed.record
     if record.file != claim.file:
         raise ValueError(f"write_document: parsed {record.file}, claimed {claim.file}")
-    conn.execute("DELETE FROM decisions WHERE document = %s", (claim.file,))
-    conn.execute("DELETE FROM chunks WHERE document = %s", (claim.file,))  # windows cascade
+    lock_archive(conn)
     updated = conn.execute(
         "UPDATE documents SET size = %s, pages = %s, ocr_pages = %s, meeting = %s, "
         "committee = %s, date = %s, time = %s, place = %s, participants = %s, status = %s, "
@@ -141,21 +161,78 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, vectors: Docu
          claim.worker_id, claim.file, claim.sha256)).rowcount
     if updated != 1:
         raise RuntimeError(f"write_document: {claim.file} ({claim.sha256[:12]}) is not queued")
+    judgement = _replace_rows(conn, claim.file, parsed.chunks, embed, parsed.decisions)
+    conn.execute("DELETE FROM claim_attempts WHERE file = %s", (claim.file,))
+    if before_commit is not None:
+        before_commit(claim)
+    conn.commit()
+    return judgement
+
+
+def remove_document(conn: psycopg.Connection, file: str, embed: Embed) -> bool:
+    """Remove a document and everything derived from it in one transaction; copies of its
+    chunks in other documents are judged anew (and embedded if they become canonical).
+    False (and nothing done) when a worker holds the document right now."""
+    held = conn.execute(  # as a claim locks it (queue.py says why not FOR UPDATE)
+        "SELECT 1 FROM documents WHERE file = %s FOR NO KEY UPDATE SKIP LOCKED", (file,)).fetchone()
+    if held is None:
+        conn.rollback()
+        return False
+    lock_archive(conn)  # after the row lock, as a writer takes them: no deadlock
+    _replace_rows(conn, file, [], embed, [])
+    conn.execute("DELETE FROM documents WHERE file = %s", (file,))
+    conn.execute("DELETE FROM claim_attempts WHERE file = %s", (file,))
+    conn.commit()
+    return True
+
+
+def _replace_rows(conn: psycopg.Connection, file: str, chunks: Sequence[Chunk], embed: Embed,
+                  decisions: Sequence[Decision]) -> Judgement:
+    """Under the near-duplicate lock: drop `file`'s rows, judge and write its new chunks,
+    update the stored chunks whose `duplicate_of` changed, and the derived tables."""
+    removed_texts = [r[0] for r in conn.execute(
+        "SELECT text FROM chunks WHERE document = %s AND duplicate_of IS NULL", (file,))]
+    orphans = orphaned_copies(conn, file)
+    conn.execute("DELETE FROM decisions WHERE document = %s", (file,))
+    conn.execute("DELETE FROM chunks WHERE document = %s", (file,))  # windows, sketches cascade
+    judgement = judge(conn, file, chunks, orphans)
+    revived = [c for c in judgement.changed if c.duplicate_of is None]
+    vectors = embed([*judgement.new, *revived])
     with conn.cursor() as cur:
         with cur.copy(f"COPY chunks ({', '.join(_CHUNK_COLUMNS)}) FROM STDIN") as copy:
-            for ord_, c in enumerate(parsed.chunks):
+            for ord_, c in enumerate(judgement.new):
                 copy.write_row(_chunk_row(ord_, c, vectors.chunk_vectors.get(c.chunk_id)))
+        _update_changed(cur, judgement.changed, vectors)
         ords: dict[str, int] = {}
         with cur.copy("COPY windows (chunk_id, ord, text, vector) FROM STDIN") as copy:
             for cid, text, vec in zip(vectors.window_ids, vectors.window_texts, vectors.windows):
                 ords[cid] = ords.get(cid, -1) + 1
                 copy.write_row((cid, ords[cid], text, vector_literal(vec)))
+        with cur.copy("COPY chunk_sketches (key, chunk_id) FROM STDIN") as copy:
+            for cid, keys in judgement.sketches.items():
+                for key in keys:
+                    copy.write_row((key, cid))
         with cur.copy(f"COPY decisions ({', '.join(_DECISION_COLUMNS)}) FROM STDIN") as copy:
-            for d in parsed.decisions:
+            for d in decisions:
                 copy.write_row(_decision_row(d))
-    if before_commit is not None:
-        before_commit(claim)
-    conn.commit()
+    demoted = [c.text for c in judgement.changed if c.chunk_id in judgement.were_canonical]
+    apply_term_delta(conn, term_delta(
+        added=[c.text for c in [*judgement.new, *revived] if c.duplicate_of is None],
+        removed=[*removed_texts, *demoted]))
+    replace_listings(conn, file, [c for c in judgement.new if c.duplicate_of is None])
+    refresh_listings(conn, {c.document for c in judgement.changed})
+    return judgement
+
+
+def _update_changed(cur: psycopg.Cursor, changed: Sequence[Chunk], vectors: DocumentVectors
+                    ) -> None:
+    """Stored chunks of other documents whose judgement changed: a new copy loses its
+    vector and windows (only canonical chunks are searched), a revived one gets them."""
+    for c in changed:
+        vec = vectors.chunk_vectors.get(c.chunk_id) if c.duplicate_of is None else None
+        cur.execute("UPDATE chunks SET duplicate_of = %s, vector = %s WHERE chunk_id = %s",
+                    (c.duplicate_of, None if vec is None else vector_literal(vec), c.chunk_id))
+        cur.execute("DELETE FROM windows WHERE chunk_id = %s", (c.chunk_id,))
 
 
 def prepare_worker_session(conn: psycopg.Connection) -> None:
@@ -174,54 +251,111 @@ def prepare_worker_session(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def _inputs(paths: Sequence[Path | str]) -> dict[str, tuple[Path, str, int]]:
-    """file name -> (path, sha256, size) of every readable input (directories walked)."""
-    files, _errors = scan_inputs(paths)
-    return {p.name: (p, sha256_file(p), p.stat().st_size) for p in files}
+def default_worker_id() -> str:
+    """hostname:pid - unique among the workers of one database, and says where to look."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _inputs(paths: Sequence[Path | str], report: WorkerReport) -> dict[str, tuple[Path, str, int]]:
+    """file name -> (path, sha256, size) of every readable input (directories walked); the
+    paths that cannot be read become the report's errors."""
+    files, errors = scan_inputs(paths)
+    report.errors.extend(errors)
+    inputs: dict[str, tuple[Path, str, int]] = {}
+    for p in files:
+        try:
+            inputs[p.name] = (p, sha256_file(p), p.stat().st_size)
+        except OSError as exc:
+            report.errors.append(DocumentError(p.name, f"kan ikke læses ({exc.strerror or exc})"))
+    return inputs
 
 
 def index_into_postgres(
     paths: Sequence[Path | str],
     dsn: str,
     embedder: Embedder,
-    worker_id: str,
+    worker_id: str | None = None,
     *,
     chunking: str = "structured",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP,
+    prune: bool = False,
+    max_attempts: int = MAX_ATTEMPTS,
+    progress: Callable[[int, int, str], None] | None = None,
     before_commit: Callable[[Claim], None] | None = None,
 ) -> WorkerReport:
     """One worker: queue `paths`, then index pending documents it can read until none is left.
 
     Run it on as many machines as wanted against one database: each document is claimed by
-    one worker at a time and committed once."""
+    one worker at a time and committed once. With `prune`, documents not among `paths` are
+    removed first (one transaction each). `progress(done, total, file)` is called after
+    each document this worker commits. Bad files are in `WorkerReport.errors`, never raised."""
     started = time.monotonic()
-    report = WorkerReport(worker_id)
-    inputs = _inputs(paths)
+    report = WorkerReport(worker_id or default_worker_id())
+    inputs = _inputs(paths, report)
     work = connect(dsn)
     cache_conn = connect(dsn, autocommit=True)
     try:
         prepare_worker_session(work)
         migrate(work)
         enqueue(work, [(name, sha, size) for name, (_, sha, size) in inputs.items()])
-        cache = PgEmbeddingCache(cache_conn)
-        if pending_count(work):
+        before = dict(work.execute("SELECT file, status FROM documents").fetchall())
+        work.commit()
+        report.skipped_unchanged = sum(1 for f in inputs if before.get(f) == "ok")
+        stale = sorted(set(before) - set(inputs)) if prune else []
+        if stale or any(s == "pending" for s in before.values()):
             # Before any claim: typing the vector columns needs a transaction of its own.
             ensure_model(work, embedder.model_id, embedder.dim)
-        work.commit()
+        cache = PgEmbeddingCache(cache_conn)
+
+        def embed(chunks: Sequence[Chunk]) -> DocumentVectors:
+            extra = WorkerReport(report.worker_id)  # only what the cache did not have counts
+            vectors = embed_document(chunks, embedder, cache, extra)
+            report.embedded_texts += extra.embedded_texts
+            return vectors
+
+        for file in stale:
+            if remove_document(work, file, embed):
+                report.removed.append(file)
         mine = [(name, sha) for name, (_, sha, _) in inputs.items()]
-        while (claim := claim_next(work, worker_id, mine)) is not None:
+        total = sum(1 for f in inputs if before.get(f) == "pending")
+        while (claim := claim_next(work, report.worker_id, mine, tally=cache_conn,
+                                   max_attempts=max_attempts)) is not None:
             try:
                 path = inputs[claim.file][0]
                 parsed = parse_file(path, claim.sha256, chunking, chunk_size, chunk_overlap)
-                vectors = embed_document(parsed.chunks, embedder, cache, report)
-                write_document(work, claim, parsed, vectors, before_commit=before_commit)
+                preview = judge(work, claim.file, parsed.chunks, orphaned_copies(work, claim.file))
+                # the slow part before the lock: embed what will most likely be canonical
+                embed_document([*preview.new, *(c for c in preview.changed
+                                                if c.duplicate_of is None)],
+                               embedder, cache, report)
+                write_document(work, claim, parsed, embed, before_commit=before_commit)
             except BaseException:
                 work.rollback()
                 raise
             (report.indexed if parsed.record.status == "ok" else report.failed).append(claim.file)
+            if progress is not None:
+                progress(len(report.indexed) + len(report.failed), max(total, 1), claim.file)
+        _final_counts(work, report, set(inputs))
     finally:
         work.close()
         cache_conn.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _final_counts(conn: psycopg.Connection, report: WorkerReport, inputs: set[str]) -> None:
+    """The store's totals, and every input that is recorded as failed (by any worker, now or
+    in an earlier run, as the file build reports an unchanged bad file again)."""
+    for file, error in conn.execute(
+            "SELECT file, error FROM documents WHERE status = 'error' AND file = ANY(%s) "
+            "ORDER BY file", (sorted(inputs),)):
+        report.errors.append(DocumentError(file, error or ""))
+    report.inputs_ok = conn.execute(
+        "SELECT count(*) FROM documents WHERE status = 'ok' AND file = ANY(%s)",
+        (sorted(inputs),)).fetchone()[0]
+    report.documents_total = conn.execute(
+        "SELECT count(*) FROM documents WHERE status = 'ok'").fetchone()[0]
+    report.chunks, report.duplicates = conn.execute(
+        "SELECT count(*), count(duplicate_of) FROM chunks").fetchone()
+    conn.rollback()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -85,3 +86,19 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
 def content_terms(text: str) -> set[str]:
     """Distinct query-side tokens: what a passage must share to be about the question."""
     return set(tokenize(text, query=True))
+
+
+def document_frequencies(texts: Iterable[str]) -> tuple[dict[str, int], int]:
+    """(term -> number of texts that use it, number of texts), over `tokenize` terms.
+
+    The term statistics of a collection (`retriever.terms.TermStats`). Here, in core, so the
+    build can compute them once per generation and store them (tokenising every chunk at
+    each open is the largest part of opening an archive) and the retriever can compute the
+    very same numbers for a generation that does not hold them."""
+    df: dict[str, int] = {}
+    n = 0
+    for text in texts:
+        n += 1
+        for term in set(tokenize(text)):
+            df[term] = df.get(term, 0) + 1
+    return df, n

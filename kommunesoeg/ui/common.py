@@ -263,10 +263,10 @@ def check_length(text: str) -> bool:
 def sidebar_filters(searcher) -> Filters:
     """Filters chosen in the sidebar; they apply to every page's search."""
     st.sidebar.subheader("Afgræns søgningen")
-    dates = sorted(d for d in (c.date for c in _visible_chunks(searcher)) if d)
+    span = searcher.date_span(role())
     date_from = date_to = None
-    if dates:
-        lo, hi = date.fromisoformat(dates[0]), date.fromisoformat(dates[-1])
+    if span:
+        lo, hi = date.fromisoformat(span[0]), date.fromisoformat(span[1])
         picked = st.sidebar.date_input(
             "Mødedato (fra – til)",
             value=(lo, hi),
@@ -301,10 +301,6 @@ def sidebar_filters(searcher) -> Filters:
         documents=documents or None,
         decisions_only=decisions_only,
     )
-
-
-def _visible_chunks(searcher):
-    return searcher.visible_chunks(role())
 
 
 def danish_date(iso: str | None) -> str:

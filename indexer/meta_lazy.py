@@ -1,0 +1,207 @@
+"""Reading chunk texts from a generation's meta.sqlite when they are asked for, not at open.
+
+Why (issue 12): decoding every chunk (text, windows, header) and every window text into
+Python objects at open made an archive's open time and memory grow with its text - ~1.7 GiB
+and 23 s at 100,000 chunks. A reader keeps only what every query needs for every chunk
+(`ChunkFacts`, which the retriever turns into arrays once) and fetches a chunk or a window
+text by id from SQLite when a verb needs it; the last few thousand fetched are kept (LRU).
+
+A generation never changes after publish, so the connection is opened once with
+immutable=1 and kept: on POSIX the open file stays readable even after a later build
+removes the generation, which is what lets a Searcher outlive its generation. One
+connection serves every thread, under a lock (SQLite lookups by primary key take
+microseconds; the lock is never held while a caller works with the result).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import overload
+
+from kommunesoeg.core.models import Chunk
+
+CHUNKS_KEPT = 4096  # decoded chunks kept per reader: a few questions' candidates and groups
+
+
+def connect_ro(path: Path, *, shared: bool = False) -> sqlite3.Connection:
+    """A read-only connection; immutable=1: a generation never changes after publish, so
+    SQLite may skip locking and never creates -wal/-shm files next to it (works on
+    read-only media too). `shared`: usable from every thread (callers lock)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=not shared)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def chunk_from_row(r: sqlite3.Row) -> Chunk:
+    return Chunk(
+        chunk_id=r["chunk_id"], document=r["document"], meeting=r["meeting"] or "",
+        committee=r["committee"] or "", date=r["date"], punkt=r["punkt"],
+        punkt_title=r["punkt_title"], bilag=r["bilag"], bilag_title=r["bilag_title"],
+        section=r["section"] or "", page_start=r["page_start"], page_end=r["page_end"],
+        closed=bool(r["closed"]), ocr=bool(r["ocr"]), text=r["text"], header=r["header"],
+        case_number=r["case_number"], windows=json.loads(r["windows_json"] or "[]"),
+        duplicate_of=r["duplicate_of"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFacts:
+    """One chunk copy without its text: what access (`closed`), the filters (committee,
+    document, section, date), the closed pages (pages), the duplicate groups and the case
+    of a decision (`case_number`) need of every chunk. The fields mean what the same
+    fields of `Chunk` mean."""
+
+    chunk_id: str
+    document: str
+    committee: str
+    date: str | None
+    section: str
+    punkt: int | None
+    bilag: int | None
+    page_start: int
+    page_end: int
+    closed: bool
+    duplicate_of: str | None
+    case_number: str | None
+
+
+_FACT_SQL = (
+    "SELECT chunk_id, document, committee, date, section, punkt, bilag, page_start, page_end, "
+    "closed, duplicate_of, case_number FROM chunks ORDER BY ord"
+)
+
+
+class ChunkTexts:
+    """Chunks and window texts of one generation, fetched by id on demand (see module)."""
+
+    def __init__(self, path: Path, window_count: int, kept: int = CHUNKS_KEPT) -> None:
+        self.path = Path(path)
+        self.window_count = window_count
+        self._db = connect_ro(self.path, shared=True)
+        # sqlite3 connections sit in a reference cycle of their own (their statement
+        # cache), so without this the file would stay open until a garbage collection -
+        # long enough to keep a read-only mount busy after the reader is gone.
+        weakref.finalize(self, self._db.close)
+        self._lock = threading.Lock()
+        self._kept = kept
+        self._cache: OrderedDict[str, Chunk] = OrderedDict()
+
+    def close(self) -> None:
+        """Close meta.sqlite now (otherwise when this object is freed)."""
+        self._db.close()
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """The chunk with this id (KeyError when there is none)."""
+        with self._lock:
+            cached = self._cache.get(chunk_id)
+            if cached is not None:
+                self._cache.move_to_end(chunk_id)
+                return cached
+            row = self._db.execute("SELECT * FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+            if row is None:
+                raise KeyError(chunk_id)
+            chunk = chunk_from_row(row)
+            self._cache[chunk_id] = chunk
+            if len(self._cache) > self._kept:
+                self._cache.popitem(last=False)
+            return chunk
+
+    def contains(self, chunk_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone() is not None
+
+    def chunks(self, document: str | None = None) -> list[Chunk]:
+        """Every chunk of `document` (or of the archive) in index order: one query per
+        request, for the callers that truly need them all (a document page, stats)."""
+        if document is None:
+            sql, args = "SELECT * FROM chunks ORDER BY ord", ()
+        else:
+            sql, args = "SELECT * FROM chunks WHERE document = ? ORDER BY ord", (document,)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [chunk_from_row(r) for r in rows]
+
+    def facts(self) -> Iterator[ChunkFacts]:
+        """`ChunkFacts` of every chunk in index order. Repeated strings (document,
+        committee, section, date) share one object, so the facts of an archive stay small."""
+        shared: dict[str, str] = {}
+
+        def one(value: str | None) -> str | None:
+            return None if value is None else shared.setdefault(value, value)
+
+        with self._lock:
+            rows = self._db.execute(_FACT_SQL).fetchall()
+        for r in rows:
+            yield ChunkFacts(
+                chunk_id=r[0], document=one(r[1]), committee=one(r[2] or ""), date=one(r[3]),
+                section=one(r[4] or ""), punkt=r[5], bilag=r[6], page_start=r[7],
+                page_end=r[8], closed=bool(r[9]), duplicate_of=r[10], case_number=r[11],
+            )
+
+    def window_text(self, row: int) -> str:
+        with self._lock:
+            found = self._db.execute("SELECT text FROM windows WHERE vec_row = ?", (row,)).fetchone()
+        if found is None:
+            raise IndexError(row)
+        return found[0]
+
+    def window_texts(self) -> WindowTexts:
+        return WindowTexts(self)
+
+
+class WindowTexts(Sequence[str]):
+    """The window texts in dense.faiss row order, read from SQLite when indexed."""
+
+    def __init__(self, texts: ChunkTexts) -> None:
+        self._texts = texts
+
+    def __len__(self) -> int:
+        return self._texts.window_count
+
+    @overload
+    def __getitem__(self, row: int) -> str: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[str]: ...
+
+    def __getitem__(self, row: int | slice) -> str | list[str]:
+        if isinstance(row, slice):
+            return [self._texts.window_text(r) for r in range(*row.indices(len(self)))]
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self._texts.window_text(row)
+
+
+class ChunksById:
+    """`IndexReader.chunk_by_id` as it was (a mapping id -> Chunk), fetching on demand."""
+
+    def __init__(self, texts: ChunkTexts, ids: Sequence[str]) -> None:
+        self._texts = texts
+        self._ids = ids
+
+    def __getitem__(self, chunk_id: str) -> Chunk:
+        return self._texts.chunk(chunk_id)
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return isinstance(chunk_id, str) and self._texts.contains(chunk_id)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def get(self, chunk_id: str, default: Chunk | None = None) -> Chunk | None:
+        try:
+            return self._texts.chunk(chunk_id)
+        except KeyError:
+            return default
