@@ -91,12 +91,8 @@ def _candidates(view: IndexView, question: str, pool: list[Hit], filters: Filter
     of the items the question names by title ("under punktet Eventuelt"): a short title
     is a weak search query but an exact pointer."""
     items = {item_of(h) for h in pool} - {None}
-    asked = content_terms(question)
-    return [
-        d for d in view.store.decisions
-        if (item_of(d) in items or title_named(asked, d.punkt_title))
-        and _visible(view, d, filters, role)
-    ]
+    found = view.decision_index.about(items, content_terms(question))
+    return [d for d in found if _visible(view, d, filters, role)]
 
 
 def title_named(asked: set[str], title: str) -> bool:
@@ -134,7 +130,7 @@ def score_decisions(view: IndexView, question: str, query_vec: np.ndarray, pool:
 def same_case(view: IndexView, decision: Decision, filters: Filters, role: str) -> list[Decision]:
     """Every visible treatment of the case `decision` belongs to, newest first (itself
     included): the same sagsnummer, or the same title unless it is a standing item."""
-    case = view.chunk(decision.chunk_id).case_number
+    case = view.case_of(decision)
     title = normalise_title(decision.punkt_title)
     standing = is_standing_item(decision.punkt_title)
 
@@ -144,14 +140,17 @@ def same_case(view: IndexView, decision: Decision, filters: Filters, role: str) 
         if standing:
             return False  # "Eventuelt" at two meetings is two matters
         other_title = normalise_title(other.punkt_title)
-        other_case = view.chunk(other.chunk_id).case_number
+        other_case = view.case_of(other)
         if case and other_case:
             # a sagsnummer is read per document part, which may hold several items: it
             # links two items only when their titles are about the same thing too
             return case == other_case and _similar_titles(title, other_title)
         return bool(title) and other_title == title
 
-    treatments = [d for d in view.store.decisions if same(d) and _visible(view, d, filters, role)]
+    treatments = [d for d in view.decision_index.of_case(case, title)
+                  if same(d) and _visible(view, d, filters, role)]
+    if decision not in treatments and _visible(view, decision, filters, role):
+        treatments.append(decision)  # an untitled decision is found by no key
     # one treatment per meeting and item (a decision can be stored once per copy)
     unique: dict[tuple, Decision] = {}
     for d in treatments:

@@ -18,6 +18,7 @@ the decision card, and the quotable units an answer reranks - two lock-protected
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import ClosedListing, Filters
 from retriever.access import closed_pages, may_see_chunk, may_see_decision
 from retriever.closed_listing import find_closed_listings
+from retriever.decision_index import DecisionIndex
 from retriever.masks import AllowedRows, ChunkRows
 from retriever.storage import RetrievalStore
 from retriever.terms import TermStats
@@ -99,6 +101,15 @@ class Members(Mapping[str, tuple[Chunk, ...]]):
         return len(self._rows.canonical_ids)
 
 
+def _case_of(store: RetrievalStore, cases: Mapping[str, str | None],
+             decision: Decision) -> str | None:
+    """The sagsnummer of the passage holding `decision`: from the metadata read at load,
+    else (a decision whose chunk the metadata did not list) from the chunk itself."""
+    if decision.chunk_id in cases:
+        return cases[decision.chunk_id]
+    return store.chunk(decision.chunk_id).case_number if decision.chunk_id else None
+
+
 @dataclass(frozen=True)
 class IndexView:
     """One generation as the verbs read it; build with `IndexView.load`."""
@@ -120,6 +131,8 @@ class IndexView:
     closed_listings: tuple[ClosedListing, ...]
     # sagsnummer of every chunk that holds a decision, so a decision's case needs no chunk text
     decision_cases: Mapping[str, str | None]
+    # the decisions by item, title words and case, for decision questions (built on first use)
+    decision_index: DecisionIndex
 
     @classmethod
     def load(cls, store: RetrievalStore, embedder: Embedder) -> IndexView:
@@ -154,6 +167,8 @@ class IndexView:
             unit_vectors=TextVectors(embedder, capacity=UNIT_VECTORS_KEPT),
             closed_listings=closed_listings,
             decision_cases=decision_cases,
+            decision_index=DecisionIndex(store.decisions,
+                                         functools.partial(_case_of, store, decision_cases)),
         )
 
     # ----------------------------------------------------------------- chunks
@@ -174,9 +189,7 @@ class IndexView:
 
     def case_of(self, decision: Decision) -> str | None:
         """The sagsnummer of the passage holding `decision`, without reading its text."""
-        if decision.chunk_id in self.decision_cases:
-            return self.decision_cases[decision.chunk_id]
-        return self.chunk(decision.chunk_id).case_number if decision.chunk_id else None
+        return _case_of(self.store, self.decision_cases, decision)
 
     def decisions_of(self, chunk_id: str) -> tuple[Decision, ...]:
         return self.decisions_by_chunk.get(chunk_id, ())
