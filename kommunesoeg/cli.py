@@ -54,7 +54,8 @@ def _mount() -> None:
     # simply contributes none.
     import importlib
 
-    for module_name in ("indexer.cli", "retriever.cli", "eval.cli", "kommunesoeg.auth"):
+    for module_name in ("indexer.cli", "retriever.cli", "eval.cli", "kommunesoeg.auth",
+                        "kommunesoeg.api.cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
