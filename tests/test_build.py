@@ -212,7 +212,7 @@ def test_adding_a_document_judges_duplicates_as_a_full_build_does(work_index, na
     assert read_sketches(meta)  # kept for the next adding build
 
     memo.write_bytes(held)
-    import indexer.dedupe as dedupe
+    from indexer import dedupe
 
     sketched: list[int] = []
     real_sketch = dedupe._sketch

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from dataclasses import astuple, replace
 from pathlib import Path
 
@@ -21,6 +20,8 @@ from indexer.store import sha256_file
 from kommunesoeg.core.textnorm import document_frequencies
 
 pytest_plugins = ["fixtures_pg"]
+from fixtures_pg import run_two_workers
+
 psycopg = pytest.importorskip(
     "psycopg", reason="PostgreSQL-tests kræver ekstraen: pip install -e '.[postgres]'")
 
@@ -104,22 +105,8 @@ def test_a_changed_canonical_document_hands_its_copies_on(pg_dsn, pg_embedder, c
 
 def test_two_workers_writing_copies_at_once_do_not_miss_each_other(pg_dsn, pg_embedder, copies):
     files = [copies[FIRST], copies[SECOND]]
-    errors: list[BaseException] = []
-    reports = []
-
-    def worker(worker_id: str) -> None:
-        try:  # both claim, parse and embed at once; the lock orders the judging
-            reports.append(index_into_postgres(files, pg_dsn, pg_embedder, worker_id,
-                                               before_commit=lambda claim: time.sleep(0.5)))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    # both claim, parse and embed at once; the lock orders the judging
+    reports = run_two_workers(files, pg_dsn, pg_embedder, pause=0.5)
     assert all(r.indexed for r in reports), "each worker should have written one copy"
     _assert_like_the_file_build(pg_dsn, _file_build(files))
 

@@ -25,8 +25,8 @@ FILES = ("seed-002_notat.txt", "2024-05-02_TST_raadmandsmoede.txt")
 
 
 @pytest.fixture(autouse=True)
-def _hash_model(monkeypatch, pg_embedder):
-    """The CLI's model is the stand-in: these tests are about the store, not the vectors."""
+def _session_model(monkeypatch, pg_embedder):
+    """The CLI loads the session's model (the default one, its vectors reused across tests)."""
     monkeypatch.delenv("KOMMUNESOEG_INDEX", raising=False)
     monkeypatch.setattr("indexer.embed.get_embedder", lambda spec=None: pg_embedder)
 

@@ -29,6 +29,8 @@ from indexer.store import sha256_file
 from kommunesoeg.core.textnorm import tokenize
 
 pytest_plugins = ["fixtures_pg"]
+from fixtures_pg import run_two_workers
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 CLOSED_DOC = "2023-01-10_MBU_raadmandsmoede.pdf"  # 16 of its chunks are Lukket
@@ -258,22 +260,7 @@ def test_full_text_search_matches_what_tokenize_matches(indexed):
 # ------------------------------------------------------------------ workers
 def test_two_workers_index_every_document_exactly_once(pg_dsn, pg_embedder):
     files = [CORPUS / CLOSED_DOC, CORPUS / SMALL_DOC, CORPUS / CASE_DOC]
-    reports = []
-    errors: list[BaseException] = []
-
-    def worker(worker_id: str) -> None:
-        try:  # a short pause inside each transaction, so both hold documents at once
-            reports.append(index_into_postgres(files, pg_dsn, pg_embedder, worker_id,
-                                               before_commit=lambda claim: time.sleep(0.3)))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    reports = run_two_workers(files, pg_dsn, pg_embedder, pause=0.3)
     done = [f for r in reports for f in r.indexed]
     assert sorted(done) == sorted(p.name for p in files)  # each once, by one of the workers
     assert all(r.indexed for r in reports), "both workers should have taken a document"

@@ -1,8 +1,11 @@
-"""The response schema as Pydantic models: docs/json-schema.md, field by field.
+"""The response schema: docs/json-schema.md.
 
-The values are produced by the dataclasses' own `to_json()` (kommunesoeg/core/results.py),
-the same serialisation as `--json` on the command line; these models only describe and
-check them, so `/openapi.json` documents exactly what the CLI prints.
+The results of the verbs (`Hit`, `Answer`, `Precedent`, `TimelineEntry` and their parts) are
+the dataclasses of kommunesoeg/core/results.py themselves, which FastAPI describes and checks
+as they are; their values come from the same `to_json()` as `--json` on the command line, so
+`/openapi.json` documents exactly what the CLI prints and a new result field needs no second
+edit here. What only the API has (documents, stats, health, errors, request bodies) is modelled
+below.
 """
 
 from __future__ import annotations
@@ -11,116 +14,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kommunesoeg.core.results import Answer, Hit, Precedent, TimelineEntry
+
+__all__ = [
+    "Answer",
+    "AskRequest",
+    "Document",
+    "Error",
+    "ErrorBody",
+    "Health",
+    "Hit",
+    "Precedent",
+    "PrecedentsRequest",
+    "Stats",
+    "TimelineEntry",
+]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Location(_Strict):
-    document: str
-    meeting: str
-    committee: str
-    date: str | None
-    punkt: int | None
-    punkt_title: str | None
-    bilag: int | None
-    bilag_title: str | None
-    page_start: int
-    page_end: int
-    closed: bool
-
-
-class Hit(_Strict):
-    rank: int
-    score: float
-    chunk_id: str
-    text: str
-    document: str
-    meeting: str
-    committee: str
-    date: str | None
-    punkt: int | None
-    punkt_title: str | None
-    bilag: int | None
-    bilag_title: str | None
-    page_start: int
-    page_end: int
-    section: str
-    closed: bool
-    ocr: bool
-    case_number: str | None
-    also_in: list[Location]
-    outcome: str | None
-    followups: list[str]
-
-
-class AnswerSentence(_Strict):
-    text: str
-    citations: list[int]
-
-
-class DecisionTreatment(_Strict):
-    meeting: str
-    committee: str
-    date: str | None
-    punkt: int
-    punkt_title: str
-    outcome: str
-    text: str
-    followups: list[str]
-    citation: int
-
-
-class DecisionCard(_Strict):
-    latest: DecisionTreatment
-    earlier: list[DecisionTreatment]
-
-
-class ClosedListing(_Strict):
-    document: str
-    meeting: str
-    date: str | None
-    punkt: int
-    title: str
-    page: int
-
-
-class Answer(_Strict):
-    question: str
-    answer: str
-    sentences: list[AnswerSentence]
-    citations: list[Hit]
-    insufficient_evidence: bool
-    mode: str
-    decision: DecisionCard | None
-    closed_item: ClosedListing | None
-
-
-class Precedent(_Strict):
-    rank: int
-    score: float
-    document: str
-    meeting: str
-    committee: str
-    date: str | None
-    punkt: int
-    punkt_title: str
-    outcome: str
-    decision_text: str
-    followups: list[str]
-    citation: Hit
-
-
-class TimelineEntry(_Strict):
-    date: str | None
-    meeting: str
-    committee: str
-    punkt: int
-    punkt_title: str
-    outcome: str
-    decision_text: str
-    followups: list[str]
-    citation: Hit
 
 
 class Document(_Strict):
