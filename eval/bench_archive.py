@@ -231,6 +231,7 @@ def cache_vectors(files: list[Path], writer: Writer, maker: VectorMaker, index_d
     from indexer.build import parse_file
     from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
     from indexer.store import EMBCACHE, EmbeddingCache, embedding_text, text_key
+    from kommunesoeg.core.models import decision_text
 
     cache = EmbeddingCache(index_dir / EMBCACHE)
     n_chunks = 0
@@ -243,6 +244,9 @@ def cache_vectors(files: list[Path], writer: Writer, maker: VectorMaker, index_d
                 for text in chunk.windows or [chunk.text]:
                     keys.append(text_key(embedding_text(chunk.header, text)))
                     topics.append(topic)
+            for decision in parsed.decisions:  # the build embeds these too
+                keys.append(text_key(decision_text(decision)))
+                topics.append(writer.topics.get((path.name, decision.punkt), 0))
             n_chunks += len(parsed.chunks)
             if keys:
                 cache.put_many(model_id, keys, maker.make(topics))

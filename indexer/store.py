@@ -432,6 +432,35 @@ class EmbeddingCache:
         self.db.close()
 
 
+def read_cached_vectors(path: Path, model_id: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """text -> the vector the build stored for it (embedding cache at `path`), for the texts
+    found. Read-only and a connection per call, so any reader thread may ask, on read-only
+    media too; a missing or unreadable cache is only a miss (the caller embeds instead)."""
+    by_key = {text_key(t): t for t in texts}
+    if not by_key or not Path(path).is_file():
+        return {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return {}
+    found: dict[str, np.ndarray] = {}
+    try:
+        keys = list(by_key)
+        for start in range(0, len(keys), 500):
+            part = keys[start : start + 500]
+            rows = db.execute(
+                f"SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({','.join('?' * len(part))})",
+                [model_id, *part],
+            )
+            for key, blob in rows:
+                found[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+    return found
+
+
 # --------------------------------------------------------------------------- FAISS
 def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat") -> tuple[faiss.Index, dict]:
     """Exact inner product by default; HNSW / IVF for corpora where exact search is slow.

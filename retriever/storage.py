@@ -27,7 +27,7 @@ import numpy as np
 from indexer.embed import Embedder, default_threads
 from indexer.lexical import LexicalIndex
 from indexer.meta_lazy import ChunkFacts
-from indexer.store import DocumentRecord, IndexReader
+from indexer.store import EMBCACHE, DocumentRecord, IndexReader, read_cached_vectors
 from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import ClosedListing
 
@@ -121,6 +121,11 @@ class RetrievalStore(Protocol):
 
     def chunk(self, chunk_id: str) -> Chunk:
         """The chunk with this id, text included (KeyError when there is none)."""
+        ...
+
+    def stored_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors the build made for any of these passage texts (e.g. the decisions'),
+        text -> vector; texts it did not embed are left out (the caller embeds them)."""
         ...
 
     def check_model(self, embedder: Embedder) -> None:
@@ -244,6 +249,9 @@ class FileStore:
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self._reader.texts.chunk(chunk_id)
+
+    def stored_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        return read_cached_vectors(self._reader.index_dir / EMBCACHE, self.model_id, texts)
 
     def check_model(self, embedder: Embedder) -> None:
         self._reader.check_model(embedder)

@@ -18,12 +18,13 @@ from dataclasses import replace
 import numpy as np
 
 from kommunesoeg.core.config import TimelineConfig
+from kommunesoeg.core.models import decision_text
 from kommunesoeg.core.results import Filters, TimelineEntry
 from kommunesoeg.core.textnorm import content_terms
 from retriever.access import present
 from retriever.hits import hit_for
 from retriever.ranker import Ranker
-from retriever.view import IndexView, decision_text
+from retriever.view import IndexView
 
 
 def build_timeline(

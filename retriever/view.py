@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from indexer.embed import Embedder
-from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.models import Chunk, Decision, decision_text
 from kommunesoeg.core.results import ClosedListing, Filters
 from retriever.access import closed_pages, may_see_chunk, may_see_decision
 from retriever.closed_listing import find_closed_listings
@@ -34,11 +34,6 @@ from retriever.decision_index import DecisionIndex
 from retriever.masks import AllowedRows, ChunkRows
 from retriever.storage import RetrievalStore
 from retriever.terms import TermStats
-
-
-def decision_text(decision: Decision) -> str:
-    """What a decision is compared with a topic on: its item title and its text."""
-    return f"{decision.punkt_title}\n{decision.text}"
 
 
 @dataclass
@@ -50,6 +45,9 @@ class TextVectors:
 
     embedder: Embedder
     capacity: int | None = None
+    # vectors the build already made (the index's embedding cache): looked up before the
+    # model runs, so a timeline over an archive's decisions embeds nothing at question time
+    stored: Callable[[Sequence[str]], dict[str, np.ndarray]] | None = None
     _vectors: dict[str, np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,6 +55,10 @@ class TextVectors:
         """(len(texts), dim), L2-normalised rows in the order given."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            found = self.stored(missing) if missing and self.stored is not None else {}
+            for text, v in found.items():
+                self._vectors[text] = v / max(np.linalg.norm(v), 1e-12)
+            missing = [t for t in missing if t not in found]
             if missing:
                 vecs = np.asarray(self.embedder.embed_passages(missing), dtype=np.float32)
                 for text, v in zip(missing, vecs):
@@ -163,7 +165,7 @@ class IndexView:
             committees=rows.committees,
             documents=rows.documents,
             sections=rows.sections,
-            decision_vectors=TextVectors(embedder),
+            decision_vectors=TextVectors(embedder, stored=store.stored_vectors),
             unit_vectors=TextVectors(embedder, capacity=UNIT_VECTORS_KEPT),
             closed_listings=closed_listings,
             decision_cases=decision_cases,

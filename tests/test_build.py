@@ -20,6 +20,7 @@ from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clo
 from indexer.build import build_index, embedding_inputs, scan_inputs
 from indexer.store import GEN_PREFIX, IndexReader, WriteLock, current_generation, read_sketches
 from kommunesoeg.core.errors import IndexLocked, IndexNotFound
+from kommunesoeg.core.models import decision_text
 
 pytest_plugins = ["fixtures_index"]
 
@@ -52,6 +53,7 @@ def test_sample_build_indexes_every_document(sample_build):
     assert {c.document for c in reader.chunks} == set(CORPUS_FILES)
     windows, whole = embedding_inputs(reader.chunks)
     texts = {t for _, _, t in windows} | {t for _, t in whole}
+    texts |= {decision_text(d) for d in reader.decisions}  # cached for timelines and cards
     assert report.embedded_texts + report.cached_texts == len(texts)
     # every canonical chunk has a whole-chunk vector (its windows' mean, or its own)
     assert sorted(reader.chunk_vec_ids) == sorted(c.chunk_id for c in reader.chunks if not c.duplicate_of)

@@ -236,6 +236,7 @@ def test_public_role_cannot_read_closed_text_even_with_a_raw_select(indexed, pg_
                 (tsquery_literal(closed[0].text),))}
             assert lexical and not lexical & {c.chunk_id for c in closed}
             for forbidden in ("SELECT * FROM embedding_cache", "SELECT error FROM documents",
+                              "SELECT * FROM term_df",  # counts closed chunks too
                               "DELETE FROM chunks"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     public.execute(forbidden)

@@ -145,8 +145,10 @@ CREATE POLICY writer_all ON decisions TO {WRITER_ROLE} USING (true) WITH CHECK (
 # - chunk_sketches: each chunk's near-duplicate sketch keys (indexer/dedupe.py), indexed by key,
 #   so a new document's chunks find their candidate copies without reading the archive.
 # - term_df: document frequency of each term over the canonical chunk texts (n is the count
-#   of canonical chunks), maintained by every document transaction.
-# - closed_listings: closed items an open canonical chunk lists (indexer/closed_listings.py).
+#   of canonical chunks), maintained by every document transaction. It counts closed chunks
+#   too, so the public role may not read it: a count is closed content as much as a text.
+# - closed_listings: closed items an open canonical chunk lists (indexer/closed_listings.py):
+#   only what OPEN lines print, so the public role may read them.
 _DERIVED = f"""
 CREATE TABLE claim_attempts (
     file text PRIMARY KEY,
@@ -173,8 +175,8 @@ CREATE TABLE closed_listings (
     PRIMARY KEY (document, ord)
 );
 
-GRANT SELECT ON term_df, closed_listings TO {PUBLIC_ROLE}, {INTERNAL_ROLE};
-GRANT SELECT ON chunk_sketches, claim_attempts TO {INTERNAL_ROLE};
+GRANT SELECT ON closed_listings TO {PUBLIC_ROLE}, {INTERNAL_ROLE};
+GRANT SELECT ON term_df, chunk_sketches, claim_attempts TO {INTERNAL_ROLE};
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON claim_attempts, chunk_sketches, term_df, closed_listings TO {WRITER_ROLE};
 """

@@ -5,20 +5,19 @@ images use): a page holding closed (Lukket) text is never shown to the public ro
 app's public PDF copy it is the notice page. Only files listed in the index, found directly
 in the corpus folder with the SHA-256 they were indexed with, are ever read.
 
-NOTE: the app's equivalent lives in kommunesoeg/ui/sources.py (`source_path`, `page_png`),
-which is bound to Streamlit (st.cache_*, ui.common) and is an independent edge; this module
-is the Streamlit-free part of it. Moving both onto one shared module is an open question.
+Which file may be read and how a page is rendered are retriever/source_files.py's, shared with
+the app's page images (kommunesoeg/ui/sources.py); this module adds the API's errors and cache.
 """
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from indexer.store import sha256_file
 from retriever import access
+from retriever.source_files import indexed_source, render_page_png
 
 CLOSED_PAGE = "Siden indeholder lukkede punkter og er ikke offentlig."
 
@@ -46,7 +45,7 @@ class PageRenderer:
             raise PageError(404, "n", f"siden findes ikke (dokumentet har {row.pages} sider)")
         if not access.may_see_page(page, searcher.closed_pages(document), role):
             raise PageError(403, "n", CLOSED_PAGE)
-        source = self._source(document, row.sha256)
+        source = self._source(rows, document)
         if source.suffix.lower() != ".pdf":
             raise PageError(404, "file", "der findes kun sidebilleder af PDF-filer")
         key = (str(source), row.sha256 or "", page)
@@ -55,7 +54,7 @@ class PageRenderer:
             if cached is not None:
                 self._pages.move_to_end(key)
                 return cached
-        image = _render(source, page)
+        image = render_page_png(source, page)
         if image is None:
             raise PageError(404, "n", "siden kunne ikke vises")
         with self._lock:
@@ -64,28 +63,22 @@ class PageRenderer:
                 self._pages.popitem(last=False)
         return image
 
-    def _source(self, document: str, sha: str | None) -> Path:
-        missing = PageError(404, "file", f"'{document}' findes ikke (uændret) i korpusmappen")
+    def _source(self, rows, document: str) -> Path:
         if self.corpus_dir is None:
             raise PageError(404, "file", "serveren kender ingen korpusmappe (--corpus)")
-        root = self.corpus_dir.resolve()
-        path = (root / document).resolve()
-        if path.parent != root or not path.is_file():
-            raise missing
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        digest = self._sha.get(key)
-        if digest is None:
-            digest = sha256_file(path)
-            self._sha[key] = digest
-        if sha and digest != sha:
-            raise missing
+        path = indexed_source(rows, self.corpus_dir, document, self._sha256)
+        if path is None:
+            raise PageError(404, "file", f"'{document}' findes ikke (uændret) i korpusmappen")
         return path
 
-
-def _render(path: Path, page: int) -> bytes | None:
-    result = subprocess.run(
-        ["pdftoppm", "-f", str(page), "-l", str(page), "-r", "110", "-png", str(path)],
-        capture_output=True, timeout=60, check=False,
-    )
-    return result.stdout if result.returncode == 0 and result.stdout else None
+    def _sha256(self, path: Path) -> str:
+        """sha256_file, kept per (path, modification time, size)."""
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            digest = self._sha.get(key)
+        if digest is None:
+            digest = sha256_file(path)
+            with self._lock:
+                self._sha[key] = digest
+        return digest

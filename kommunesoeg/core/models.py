@@ -112,3 +112,11 @@ class Decision:
     closed: bool
     page: int
     chunk_id: str  # chunk holding the decision text
+
+
+
+def decision_text(decision: Decision) -> str:
+    """What a decision is compared with a topic or question on: its item title and its text.
+    The build embeds exactly this string (so the vector is in the embedding cache before the
+    first timeline asks for it), and the retriever compares with it."""
+    return f"{decision.punkt_title}\n{decision.text}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from indexer.store import DocumentRecord, sha256_file
 from kommunesoeg.ui.common import corpus_dir
 from retriever.access import may_see_page
+from retriever.source_files import indexed_source, render_page_png
 
 STATIC_SUBDIR = "kilder"
 # PDF metadata key of a public copy: "<sha256 of the source>;<closed pages>"
@@ -44,16 +44,7 @@ def static_root() -> Path:
 
 def source_path(searcher, document: str) -> Path | None:
     """The indexed file itself, or None when it is not an indexed, unchanged corpus file."""
-    row = _document_rows(searcher).get(document)
-    if row is None or Path(document).name != document:
-        return None
-    root = corpus_dir().resolve()
-    path = (root / document).resolve()
-    if path.parent != root or not path.is_file():
-        return None
-    if row.sha256 and _sha256(path) != row.sha256:
-        return None
-    return path
+    return indexed_source(_document_rows(searcher), corpus_dir(), document, _sha256)
 
 
 def public_pdf_url(searcher, document: str, page: int) -> str | None:
@@ -210,13 +201,7 @@ def page_png(searcher, document: str, page: int, *, role: str) -> bytes | None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _render(path: str, sha: str, page: int) -> bytes | None:
     # `sha` keys the cache to the file's content, so a replaced file is re-rendered.
-    result = subprocess.run(
-        ["pdftoppm", "-f", str(page), "-l", str(page), "-r", "110", "-png", path],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return result.stdout if result.returncode == 0 and result.stdout else None
+    return render_page_png(path, page)
 
 
 def document_bytes(searcher, document: str) -> bytes | None:
