@@ -394,20 +394,7 @@ class EmbeddingCache:
             return {}
 
     def _get_many(self, model_id: str, keys: Sequence[str], dim: int | None) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            part = unique[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows = self.db.execute(
-                f"SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({marks})",
-                [model_id, *part],
-            )
-            for key, blob in rows:
-                vec = np.frombuffer(blob, dtype=np.float32)
-                if dim is None or vec.shape[0] == dim:
-                    found[key] = vec
-        return found
+        return _select_vectors(self.db, model_id, keys, dim)
 
     def put_many(self, model_id: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         rows = [(model_id, k, v.tobytes()) for k, v in zip(keys, np.asarray(vectors, dtype=np.float32))]
@@ -443,21 +430,32 @@ def read_cached_vectors(path: Path, model_id: str, texts: Sequence[str]) -> dict
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error:
         return {}
-    found: dict[str, np.ndarray] = {}
     try:
-        keys = list(by_key)
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            rows = db.execute(
-                f"SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({','.join('?' * len(part))})",
-                [model_id, *part],
-            )
-            for key, blob in rows:
-                found[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
+        found = _select_vectors(db, model_id, list(by_key))
     except sqlite3.Error:
         return {}
     finally:
         db.close()
+    return {by_key[key]: vec for key, vec in found.items()}
+
+
+def _select_vectors(db: sqlite3.Connection, model_id: str, keys: Sequence[str],
+                    dim: int | None = None) -> dict[str, np.ndarray]:
+    """text key -> vector for the keys the cache holds (of `dim` values, when given), read
+    500 keys a query (SQLite's bound-parameter limit): the build's cache and the
+    retriever's read-only lookup share it."""
+    found: dict[str, np.ndarray] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        part = unique[start : start + 500]
+        rows = db.execute(
+            f"SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({','.join('?' * len(part))})",
+            [model_id, *part],
+        )
+        for key, blob in rows:
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if dim is None or vec.shape[0] == dim:
+                found[key] = vec
     return found
 
 

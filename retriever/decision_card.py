@@ -35,6 +35,7 @@ from retriever.items import (
     date_affinity,
     is_standing_item,
     item_of,
+    item_title_terms,
     mentioned_dates,
     normalise_title,
 )
@@ -97,7 +98,7 @@ def _candidates(view: IndexView, question: str, pool: list[Hit], filters: Filter
 
 def title_named(asked: set[str], title: str) -> bool:
     """Whether the question's terms hold every content term of the item title."""
-    terms = content_terms(normalise_title(title))
+    terms = item_title_terms(title)
     return bool(terms) and terms <= asked
 
 

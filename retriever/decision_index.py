@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kommunesoeg.core.models import Decision
-from kommunesoeg.core.textnorm import content_terms
-from retriever.items import ItemKey, item_of, normalise_title
+from retriever.items import ItemKey, item_of, item_title_terms, normalise_title
 
 
 @dataclass
@@ -53,9 +52,9 @@ class DecisionIndex:
         for position, decision in enumerate(self.decisions):
             tables.by_item.setdefault(item_of(decision), []).append(position)
             title = normalise_title(decision.punkt_title)
-            if title not in by_title_terms:
-                by_title_terms[title] = frozenset(content_terms(title))
-            terms = by_title_terms[title]
+            if decision.punkt_title not in by_title_terms:
+                by_title_terms[decision.punkt_title] = item_title_terms(decision.punkt_title)
+            terms = by_title_terms[decision.punkt_title]
             tables.terms.append(terms)
             for term in terms:
                 tables.by_term.setdefault(term, []).append(position)

@@ -17,6 +17,7 @@ from datetime import date
 from kommunesoeg.core.danish import MONTHS_DA, MONTHS_EN
 from kommunesoeg.core.models import Decision
 from kommunesoeg.core.results import Hit
+from kommunesoeg.core.textnorm import content_terms
 
 # month name -> number, Danish and English ("marts", "March")
 _MONTHS = {name.lower(): n for names in (MONTHS_DA, MONTHS_EN) for n, name in enumerate(names, 1)}
@@ -54,6 +55,12 @@ def normalise_title(title: str) -> str:
     """Title compared across meetings: casefolded, initials "(NH)" and spacing dropped."""
     title = re.sub(r"\([A-ZÆØÅ]{1,5}\)", " ", title)
     return re.sub(r"\s+", " ", title).strip().casefold()
+
+
+def item_title_terms(title: str) -> frozenset[str]:
+    """The content terms of an item title without its initials: what a question must hold
+    to name the item (`decision_card.title_named`, `decision_index.DecisionIndex`)."""
+    return frozenset(content_terms(normalise_title(title)))
 
 
 def is_standing_item(title: str) -> bool:
