@@ -19,6 +19,7 @@ from eval.report import (
     to_json,
     write_png,
 )
+from indexer.cli import IndexLocation
 from kommunesoeg.core.config import CONFIG_ENV
 from kommunesoeg.core.roles import ROLES
 
@@ -58,10 +59,11 @@ SHIPPED_QUESTIONS = Path(__file__).parent / "dev-questions.jsonl"
 @click.option(
     "--index",
     "index_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=IndexLocation(),
     envvar="KOMMUNESOEG_INDEX",
-    default=Path("index"),
+    default="index",
     show_default=True,
+    help="Indeksmappe eller PostgreSQL-database (postgresql://...).",
 )
 @click.option(
     "--corpus",

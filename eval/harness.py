@@ -46,6 +46,7 @@ from eval.results import (
 from kommunesoeg.core.config import RetrievalConfig
 from kommunesoeg.core.errors import KommunesoegError
 from kommunesoeg.core.roles import ROLES, Role
+from retriever.location import IndexLocation, index_location
 
 # Ranking name -> (which index, search mode). "naive" is the tutorial baseline: fixed
 # 1000-character chunks without structure or headers, dense retrieval only.
@@ -128,9 +129,10 @@ def _has_index(index_dir: Path) -> bool:
     return (Path(index_dir) / "current").exists()
 
 
-def ensure_main_index(index_dir: Path, corpus_dir: Path, log: Log) -> None:
-    """Build the product index from the corpus when there is none yet (said out loud)."""
-    if _has_index(index_dir):
+def ensure_main_index(index_dir: IndexLocation, corpus_dir: Path, log: Log) -> None:
+    """Build the product index from the corpus when there is none yet (said out loud). A
+    database is never built here: its workers are `kommunesoeg index --index postgresql://`."""
+    if isinstance(index_dir, str) or _has_index(index_dir):
         return
     if not Path(corpus_dir).is_dir():
         raise EvalError(f"{index_dir}: intet indeks, og korpusmappen {corpus_dir} findes ikke")
@@ -392,7 +394,7 @@ def run_evaluation(
     rows = variants(rankings, config_files)
     _validate(k, role)
     questions = load_questions(questions_path)
-    index_dir, corpus_dir, out_dir = Path(index_dir), Path(corpus_dir), Path(out_dir)
+    index_dir, corpus_dir, out_dir = index_location(index_dir), Path(corpus_dir), Path(out_dir)
     if any(RANKINGS[row.ranking][0] == "main" for row in rows):
         ensure_main_index(index_dir, corpus_dir, log)
     naive = any(RANKINGS[row.ranking][0] == "naive" for row in rows)
@@ -423,7 +425,7 @@ def run_evaluation(
     )
 
 
-def _make_searcher(searcher_cls, directory: Path, mode: str, config: RetrievalConfig, embedder):
+def _make_searcher(searcher_cls, directory: IndexLocation, mode: str, config: RetrievalConfig, embedder):
     """Share one loaded embedding model between configurations when the index allows it."""
     if embedder is not None:
         try:

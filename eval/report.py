@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from eval.results import ANSWER_METRICS, ConfigResult, EvalResult
+from indexer.pg.connect import safe_dsn
 from kommunesoeg.core.config import RetrievalConfig
 
 CHECK_LABELS = {
@@ -195,7 +196,7 @@ def full_markdown(result: EvalResult) -> str:
         "\n\n".join(
             [
                 f"# Evaluering {result.created}",
-                f"Spørgsmål: `{result.questions_path}` · indeks: `{result.index_dir}`",
+                f"Spørgsmål: `{result.questions_path}` · indeks: `{safe_dsn(str(result.index_dir))}`",
                 markdown_table(result),
                 "## Pr. spørgsmålstype",
                 per_type_table(result),
@@ -368,7 +369,7 @@ def to_json(result: EvalResult) -> dict:
     return {
         "created": result.created,
         "questions_file": str(result.questions_path),
-        "index": str(result.index_dir),
+        "index": safe_dsn(str(result.index_dir)),
         "k": result.k,
         "role": result.role,
         "note": NOTE,

@@ -166,7 +166,7 @@ class EvalResult:
     """Every variant's scores on one question set; render it with eval.report."""
 
     questions_path: Path
-    index_dir: Path
+    index_dir: Path | str  # a folder, or a PostgreSQL DSN
     k: int
     role: str
     created: str

@@ -571,7 +571,7 @@ def embedding_inputs(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, str, str]
     return windows, whole
 
 
-def _chunk_vectors(chunks: Sequence[Chunk], window_ids: list[str], window_vecs: np.ndarray,
+def chunk_vectors(chunks: Sequence[Chunk], window_ids: list[str], window_vecs: np.ndarray,
                    whole_ids: list[str], whole_vecs: np.ndarray) -> tuple[list[str], np.ndarray]:
     """One vector per canonical chunk, in chunk order: its windows' mean, or its own."""
     dim = window_vecs.shape[1] if len(window_vecs) else whole_vecs.shape[1]
@@ -624,7 +624,7 @@ def _embed(
     matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
     n_windows = len(windows)
     window_ids = [cid for cid, _, _ in windows]
-    chunk_ids, chunk_matrix = _chunk_vectors(
+    chunk_ids, chunk_matrix = chunk_vectors(
         chunks, window_ids, matrix[:n_windows], [cid for cid, _ in whole], matrix[n_windows:]
     )
     return _Vectors(

@@ -16,10 +16,14 @@ from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 
 class IndexLocation(click.ParamType):
     """`--index`: a PostgreSQL DSN (postgresql://...) kept as the string it is, or an index
-    folder as a Path (checked as before; a Path would fold the DSN's "//")."""
+    folder as a Path (checked as before; a Path would fold the DSN's "//"). Every command
+    with `--index` uses it; `file_okay` lets a command report a file itself (the query
+    commands' IndexNotFound names it)."""
 
     name = "index"
-    _folder = click.Path(file_okay=False, path_type=Path)
+
+    def __init__(self, *, file_okay: bool = False) -> None:
+        self._folder = click.Path(file_okay=file_okay, path_type=Path)
 
     def convert(self, value, param, ctx):
         from indexer.pg.connect import is_dsn  # light: psycopg is imported only to connect

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from indexer.cli import IndexLocation
 from kommunesoeg.core.config import CONFIG_ENV, RetrievalConfig, load_config
 from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
 from kommunesoeg.core.roles import ROLES
@@ -35,9 +36,9 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(path_type=Path),  # a file: IndexNotFound says so
-    envvar="KOMMUNESOEG_INDEX", default=Path("index"), show_default=True,
-    help="Indeksmappe (eller $KOMMUNESOEG_INDEX).",
+    "--index", "index_dir", type=IndexLocation(file_okay=True),  # a file: IndexNotFound says so
+    envvar="KOMMUNESOEG_INDEX", default="index", show_default=True,
+    help="Indeksmappe eller PostgreSQL-database (postgresql://...) (eller $KOMMUNESOEG_INDEX).",
 )
 role_option = click.option(
     "--role", type=click.Choice(ROLES), default="public", show_default=True,

@@ -47,6 +47,8 @@ def zscore_fusion(
         floor = min(by_id.values())
         values = np.array([by_id.get(i, floor) for i in pool], dtype=np.float64)
         spread = values.std()
-        if spread > 0:
+        # equal scores (one returned id: every other gets its floor) must add nothing; their
+        # float mean can miss the value by an ulp, which a zero test would divide by
+        if spread > 1e-9 * max(1.0, float(np.abs(values).max())):
             total += weight * (values - values.mean()) / spread
     return dict(zip(pool, total.tolist()))

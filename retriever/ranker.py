@@ -71,10 +71,11 @@ class Ranker:
         `query` is validated text, `vector` its embedding (None only when
         `needs_vector` is false); the role is checked by the caller."""
         allowed = self.view.allowed(role, filters)
-        scores = self._dense_scores(vector, allowed) if vector is not None else {}
+        scores = self._dense_scores(vector, allowed, role) if vector is not None else {}
         if self.weights.bm25 > 0:
             found = self.view.store.chunks_by_terms(
-                query, None if allowed.everything else allowed.chunks, self.config.candidates
+                query, None if allowed.everything else allowed.chunks, self.config.candidates,
+                role=role,
             )
             row_of = self.view.rows.row_of
             # the store applied the mask; checked again so that no store can leak a passage
@@ -104,7 +105,7 @@ class Ranker:
         return shown
 
     def _dense_scores(
-        self, vector: np.ndarray, allowed: AllowedRows
+        self, vector: np.ndarray, allowed: AllowedRows, role: str
     ) -> dict[str, dict[str, float]]:
         """Cosine similarity per allowed canonical chunk: best window, and the whole chunk.
 
@@ -116,7 +117,7 @@ class Ranker:
         result: dict[str, dict[str, float]] = {}
         if self.weights.windows > 0 and view.window_canonical:
             nearest = store.windows_by_vector(
-                vector, limit * 4, None if everything else allowed.windows
+                vector, limit * 4, None if everything else allowed.windows, role=role
             )
             result["windows"] = _best_per_chunk(
                 ((view.window_canonical[row], sim) for row, sim in nearest
@@ -125,7 +126,7 @@ class Ranker:
             )
         if self.weights.chunks > 0 and store.chunk_vector_count:
             nearest_chunks = store.chunks_by_vector(
-                vector, limit, None if everything else allowed.chunks
+                vector, limit, None if everything else allowed.chunks, role=role
             )
             row_of = view.rows.row_of
             result["chunks"] = _best_per_chunk(

@@ -1,8 +1,9 @@
 """The Searcher: load an index once, answer many queries - the one entry point of the retriever.
 
 A thin facade over parts with one job each:
-- `storage.FileStore`: the files of the current generation (what the retriever needs from
-  an index, `storage.RetrievalStore`);
+- `storage.FileStore`: the files of the current generation, or `pg_store.PgStore`: a
+  snapshot of a PostgreSQL database (what the retriever needs from an index,
+  `storage.RetrievalStore`);
 - `view.IndexView`: everything derived from it once at load (duplicate groups, decisions,
   window rows, term statistics);
 - `ranker.Ranker`: fusion of dense windows, dense chunks and BM25 (see ranker.py);
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embed import Embedder, get_embedder
+from indexer.pg.connect import is_dsn
 from indexer.store import DocumentRecord, IndexReader
 from kommunesoeg.core.config import FUSIONS, MODES, FusionWeights, RetrievalConfig
 from kommunesoeg.core.errors import InvalidQuery
@@ -29,13 +31,13 @@ from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
 from retriever import access
 from retriever.answer import answer_mode, answer_question
-from retriever.audit import AuditLog
+from retriever.audit import AuditLog, PgAuditLog
 from retriever.casetext import prepare_case_text
 from retriever.hits import top_hits
 from retriever.precedents import find_precedents, precedent_query
 from retriever.ranker import Ranker
 from retriever.stats import index_stats
-from retriever.storage import FileStore
+from retriever.storage import FileStore, RetrievalStore
 from retriever.timeline import build_timeline
 from retriever.validation import check_filters, check_k, clean_query
 from retriever.view import IndexView
@@ -44,7 +46,24 @@ from retriever.view import IndexView
 def default_audit_path(index_dir: Path) -> Path:
     """$KOMMUNESOEG_AUDIT_LOG, else audit.jsonl in the index directory (outside any
     generation, so re-indexing never touches it)."""
-    return Path(os.environ.get("KOMMUNESOEG_AUDIT_LOG") or index_dir / "audit.jsonl")
+    return Path(os.environ.get("KOMMUNESOEG_AUDIT_LOG") or Path(index_dir) / "audit.jsonl")
+
+
+def default_audit_log(index: Path | str) -> AuditLog | PgAuditLog:
+    """Where internal use is logged: $KOMMUNESOEG_AUDIT_LOG if set, else next to the index:
+    a file in the index directory, or the database's audit_log table."""
+    if is_dsn(str(index)) and not os.environ.get("KOMMUNESOEG_AUDIT_LOG"):
+        return PgAuditLog(str(index))
+    return AuditLog(default_audit_path(index))
+
+
+def open_store(index: Path | str) -> RetrievalStore:
+    """The store `index` names: a PostgreSQL DSN (postgresql://...) or an index directory."""
+    if is_dsn(str(index)):
+        from retriever.pg_store import PgStore
+
+        return PgStore(str(index))
+    return FileStore(Path(index))
 
 
 def embedder_for(model_id: str) -> Embedder:
@@ -82,11 +101,12 @@ class Searcher:
             config = replace(config, search=replace(config.search, fusion=fusion))
         self.config = config
         self.mode = mode
-        self.index_dir = Path(index_dir)
+        # a directory, or a PostgreSQL DSN (kept as text: a Path would fold its '//')
+        self.index_dir = index_dir if is_dsn(str(index_dir)) else Path(index_dir)
         # every index file is checked before the embedder loads: damage is one clear error
-        self.store = FileStore(self.index_dir)
+        self.store = open_store(self.index_dir)
         # internal use is always audited; the public role never is
-        self.audit = AuditLog(Path(audit_log) if audit_log else default_audit_path(self.index_dir))
+        self.audit = AuditLog(Path(audit_log)) if audit_log else default_audit_log(self.index_dir)
         self.embedder = embedder or embedder_for(self.store.model_id)
         self.store.check_model(self.embedder)
         self.view = IndexView.load(self.store, self.embedder)

@@ -3,9 +3,9 @@
 The retriever asks an index for candidates (by vector against the sentence windows or the
 whole chunks, by terms through BM25) and for metadata (chunks, decisions, documents by id);
 everything else - duplicate groups, access, filters, fusion - it derives itself. Any store
-that serves `RetrievalStore` can stand behind the Searcher: today the file store of one
-index generation (FAISS + bm25s in memory, chunk texts read from SQLite on demand), later a
-database.
+that serves `RetrievalStore` can stand behind the Searcher: the file store of one index
+generation (FAISS + bm25s in memory, chunk texts read from SQLite on demand, below) and a
+snapshot of a PostgreSQL + pgvector database (retriever/pg_store.py).
 
 What a ranking may consider reaches the store as a boolean mask over rows (canonical chunk
 rows in `canonical_ids` order, or window rows), made by `retriever.masks` from the access
@@ -132,21 +132,27 @@ class RetrievalStore(Protocol):
         """Refuse an embedder other than the one the vectors were made with."""
         ...
 
+    # `role` in the searches: whose request it is ("public", "internal"; None: the store's
+    # own reading). A store that enforces access itself as well (PostgreSQL's row-level
+    # security) searches as that role; the mask already holds the access policy's answer.
     def windows_by_vector(
-        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None,
+        *, role: str | None = None,
     ) -> list[tuple[int, float]]:
         """The `n` nearest sentence windows among those `mask` keeps (a bool per window row;
         None: all) as (window row, cosine), nearest first."""
         ...
 
     def chunks_by_vector(
-        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None,
+        *, role: str | None = None,
     ) -> list[tuple[str, float]]:
         """The `n` nearest whole chunks among those `mask` keeps (a bool per canonical row;
         None: all) as (canonical chunk id, cosine), nearest first."""
         ...
 
-    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int) -> dict[str, float]:
+    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int,
+                        *, role: str | None = None) -> dict[str, float]:
         """Up to `n` canonical chunks among those `mask` keeps (a bool per canonical row;
         None: all) with a positive BM25 score for the query's terms, best first (ties in
         BM25 row order)."""
@@ -257,18 +263,21 @@ class FileStore:
         self._reader.check_model(embedder)
 
     def windows_by_vector(
-        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None,
+        *, role: str | None = None,
     ) -> list[tuple[int, float]]:
         return nearest_rows(self._reader.dense, vector, n, mask)
 
     def chunks_by_vector(
-        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None
+        self, vector: np.ndarray, n: int, mask: np.ndarray | None = None,
+        *, role: str | None = None,
     ) -> list[tuple[str, float]]:
         ids = self._reader.chunk_vec_ids
         nearest = nearest_rows(self._reader.chunk_dense, vector, n, mask)
         return [(ids[row], sim) for row, sim in nearest]
 
-    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int) -> dict[str, float]:
+    def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int,
+                        *, role: str | None = None) -> dict[str, float]:
         scores = self._lexical.scores(query)  # one per BM25 row
         if mask is not None:
             keep = mask if self._bm25_rows is None else mask[self._bm25_rows]

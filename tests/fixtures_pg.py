@@ -140,6 +140,48 @@ def login_role(dsn: str, name: str, member_of: str) -> str:
     return with_user(dsn, name)
 
 
+def seed_embedding_cache(dsn: str, index_dir: Path) -> int:
+    """Copy a file index's embedding cache into a database's (same model, same keys), so a
+    worker indexing the same corpus embeds nothing: the file store's session index already
+    paid for every vector. Returns how many vectors were copied."""
+    import sqlite3
+
+    from indexer.pg.connect import connect
+    from indexer.pg.schema import migrate
+    from indexer.store import EMBCACHE
+
+    conn = connect(dsn)
+    try:
+        migrate(conn)
+        db = sqlite3.connect(f"file:{Path(index_dir) / EMBCACHE}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT model, sha1, vec FROM emb").fetchall()
+        finally:
+            db.close()
+        with conn.cursor() as cur, cur.copy(
+                "COPY embedding_cache (model_id, key, vector) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return len(rows)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_sample_dsn(pg_new_database, sample_index, sample_corpus, pg_embedder) -> str:
+    """A database holding the sample corpus, indexed once per session by the PostgreSQL
+    worker (the vectors come from the file index's cache: the same model, the same texts).
+    Tests must not change it; `pg_dsn` gives a private database."""
+    from indexer.pg.writer import index_into_postgres
+
+    dsn = pg_new_database()
+    seed_embedding_cache(dsn, sample_index)
+    report = index_into_postgres([sample_corpus], dsn, pg_embedder, "session-worker")
+    assert report.inputs_ok == len(list(sample_corpus.glob("*.pdf"))), report.errors
+    return dsn
+
+
 def run_two_workers(files: Sequence[Path], dsn: str, embedder, pause: float) -> list:
     """Two workers (threads, each its own connection) indexing the same files at once, each
     pausing `pause` seconds inside its transaction so both hold a document together; their

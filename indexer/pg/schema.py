@@ -182,6 +182,49 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 """
 
 
+# Issue 13, the search side:
+# - chunks.n_tokens: the BM25 document length (`indexer.lexical`: the tokens of header + text,
+#   at least 1), so PostgreSQL scores BM25 as the file store's bm25s does; filled for stored
+#   rows from their tsvector (the number of positions is the number of tokens).
+# - documents.change_seq, from one sequence, set by the transaction that commits a document:
+#   a reader's generation is (documents, sum and max of change_seq), which moves whenever a
+#   document is committed or removed, whatever the order the workers commit in.
+# - the public role may read what identifies the store and its files (its schema version,
+#   the model, a file's SHA-256 for the page-file rule, when it was indexed, the meeting's
+#   participants as its open front page prints them), none of it
+#   closed content: a reader that logs in as only kommunesoeg_public must be able to open it.
+_SEARCH = f"""
+ALTER TABLE chunks ADD COLUMN n_tokens integer;
+UPDATE chunks SET n_tokens = greatest(1, (
+    SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(tokens)));
+ALTER TABLE chunks ALTER COLUMN n_tokens SET NOT NULL;
+
+CREATE SEQUENCE store_changes;
+ALTER TABLE documents ADD COLUMN change_seq bigint;
+UPDATE documents SET change_seq = nextval('store_changes') WHERE status <> 'pending';
+
+GRANT SELECT (sha256, participants, indexed_at, change_seq) ON documents TO {PUBLIC_ROLE};
+GRANT SELECT ON store_settings TO {PUBLIC_ROLE};
+GRANT SELECT ON schema_version TO {PUBLIC_ROLE}, {INTERNAL_ROLE};
+GRANT USAGE ON SEQUENCE store_changes TO {WRITER_ROLE};
+
+-- Internal use is audited (retriever/audit.py): app servers insert, nobody but the owner
+-- reads, changes or deletes.
+CREATE TABLE audit_log (
+    id bigserial PRIMARY KEY,
+    at timestamptz NOT NULL,
+    db_user text NOT NULL DEFAULT session_user,
+    app_user text NOT NULL,
+    action text NOT NULL,
+    query text NOT NULL,
+    results jsonb NOT NULL,
+    closed_shown jsonb NOT NULL
+);
+GRANT INSERT ON audit_log TO {INTERNAL_ROLE};
+GRANT USAGE ON SEQUENCE audit_log_id_seq TO {INTERNAL_ROLE};
+"""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -194,6 +237,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables", _TABLES),
     Migration(2, "roles and row-level security", _ROLES),
     Migration(3, "claim attempts, sketches, term statistics, closed listings", _DERIVED),
+    Migration(4, "BM25 document lengths, change sequence, public store facts, audit log",
+              _SEARCH),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

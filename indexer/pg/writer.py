@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from indexer.build import _chunk_vectors, embedding_inputs, parse_file, scan_inputs
+from indexer.build import chunk_vectors, embedding_inputs, parse_file, scan_inputs
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder
 from indexer.lexical import lexical_text
 from indexer.pg.connect import connect
@@ -36,6 +36,7 @@ from indexer.pg.lexemes import document_lexemes
 from indexer.pg.neardup import Judgement, judge, lock_archive, orphaned_copies
 from indexer.pg.queue import MAX_ATTEMPTS, Claim, claim_next, enqueue
 from indexer.pg.schema import ensure_model, migrate
+from indexer.pg.vectors import vector_literal
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import sha256_file, text_key
 from kommunesoeg.core.errors import DocumentError
@@ -46,7 +47,7 @@ _EMBED_GROUP = 64  # texts per embed call between cache writes
 _CHUNK_COLUMNS = (
     "chunk_id", "document", "meeting", "committee", "date", "punkt", "punkt_title", "bilag",
     "bilag_title", "section", "page_start", "page_end", "closed", "ocr", "case_number", "text",
-    "header", "duplicate_of", "ord", "windows_json", "tokens", "vector",
+    "header", "duplicate_of", "ord", "windows_json", "tokens", "n_tokens", "vector",
 )
 _DECISION_COLUMNS = (
     "document", "meeting", "committee", "date", "punkt", "punkt_title", "text", "outcome",
@@ -84,11 +85,6 @@ class WorkerReport:
     seconds: float = 0.0
 
 
-def vector_literal(vec: np.ndarray) -> str:
-    """pgvector's text form, '[x,y,...]' (COPY text format)."""
-    return "[" + ",".join(f"{x:.8g}" for x in np.asarray(vec, dtype=np.float32).tolist()) + "]"
-
-
 def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddingCache,
                    report: WorkerReport | None = None) -> DocumentVectors:
     """Vectors of a document's canonical chunks and windows; cached texts are not embedded."""
@@ -112,18 +108,19 @@ def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddi
     matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
     n = len(windows)
     window_ids = [cid for cid, _, _ in windows]
-    chunk_ids, chunk_matrix = _chunk_vectors(
+    chunk_ids, chunk_matrix = chunk_vectors(
         chunks, window_ids, matrix[:n], [cid for cid, _ in whole], matrix[n:])
     return DocumentVectors(window_ids, [w for _, w, _ in windows], matrix[:n],
                            dict(zip(chunk_ids, chunk_matrix)))
 
 
 def _chunk_row(ord_: int, c: Chunk, vector: np.ndarray | None) -> tuple:
+    lexemes, length = document_lexemes(lexical_text(c))
     return (
         c.chunk_id, c.document, c.meeting, c.committee, c.date, c.punkt, c.punkt_title, c.bilag,
         c.bilag_title, c.section, c.page_start, c.page_end, c.closed, c.ocr, c.case_number,
         c.text, c.header, c.duplicate_of, ord_, json.dumps(c.windows, ensure_ascii=False),
-        document_lexemes(lexical_text(c)), None if vector is None else vector_literal(vector),
+        lexemes, length, None if vector is None else vector_literal(vector),
     )
 
 
@@ -154,7 +151,8 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
     updated = conn.execute(
         "UPDATE documents SET size = %s, pages = %s, ocr_pages = %s, meeting = %s, "
         "committee = %s, date = %s, time = %s, place = %s, participants = %s, status = %s, "
-        "error = %s, indexed_by = %s, indexed_at = now() WHERE file = %s AND sha256 = %s",
+        "error = %s, indexed_by = %s, indexed_at = now(), change_seq = nextval('store_changes') "
+        "WHERE file = %s AND sha256 = %s",
         (record.size, record.pages, record.ocr_pages, record.meeting, record.committee,
          record.date, record.time, record.place,
          json.dumps(record.participants, ensure_ascii=False), record.status, record.error,

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
+from indexer.cli import IndexLocation
 from kommunesoeg.api.keys import ApiKeys, default_keys_path
 from kommunesoeg.core.config import CONFIG_ENV, load_config
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(path_type=Path), envvar="KOMMUNESOEG_INDEX",
-    default=Path("index"), show_default=True, help="Indeksmappe (eller $KOMMUNESOEG_INDEX).",
+    "--index", "index_dir", type=IndexLocation(file_okay=True), envvar="KOMMUNESOEG_INDEX",
+    default="index", show_default=True,
+    help="Indeksmappe eller PostgreSQL-database (postgresql://...) (eller $KOMMUNESOEG_INDEX).",
 )
 keys_option = click.option(
     "--keys-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -61,7 +63,8 @@ def serve(index_dir: Path, host: str, port: int, corpus_dir: Path, keys_file: Pa
 
     load_config(config_file)  # a bad file is one line now, not at the first request
     os.environ.update({
-        "KOMMUNESOEG_API_INDEX": str(index_dir.resolve()),
+        "KOMMUNESOEG_API_INDEX": index_dir if isinstance(index_dir, str)
+        else str(index_dir.resolve()),
         "KOMMUNESOEG_API_CORPUS": str(corpus_dir.resolve()),
         "KOMMUNESOEG_API_KEYS_FILE": str(keys_file.resolve()) if keys_file else "",
         "KOMMUNESOEG_API_CORS": "\n".join(cors_origins),
@@ -81,13 +84,14 @@ def app_from_env():
     """The app as `serve` configured it (uvicorn factory; also for `uvicorn --factory`)."""
     from kommunesoeg.api import logs
     from kommunesoeg.api.app import Settings, create_app
+    from retriever.location import index_location
 
     env = os.environ
     logs.configure(env.get("KOMMUNESOEG_API_LOG_LEVEL", "info"))
     config_file = env.get("KOMMUNESOEG_API_CONFIG") or None
     return create_app(Settings(
-        index_dir=Path(env.get("KOMMUNESOEG_API_INDEX") or env.get("KOMMUNESOEG_INDEX")
-                       or "index"),
+        index_dir=index_location(env.get("KOMMUNESOEG_API_INDEX")
+                                 or env.get("KOMMUNESOEG_INDEX") or "index"),
         corpus_dir=Path(env.get("KOMMUNESOEG_API_CORPUS") or env.get("KOMMUNESOEG_CORPUS")
                         or "corpus"),
         keys_file=Path(env["KOMMUNESOEG_API_KEYS_FILE"])

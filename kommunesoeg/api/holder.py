@@ -1,10 +1,12 @@
-"""One loaded Searcher per index generation, swapped atomically when `current` moves.
+"""One loaded Searcher per index generation, swapped atomically when a new one appears.
 
 Every request takes `holder.get()` once and works on that Searcher to the end, so a request
 in flight finishes on the generation it started with. When the index's `current` link
-points at a new generation, one background thread loads it (the embedder is reused) and
-replaces the reference in one assignment; requests meanwhile keep using the old one. The
-old Searcher is freed when its last request ends (plain reference counting).
+points at a new generation (or a database's change counter moves because a worker
+committed a document: `retriever.location.index_generation`), one background thread loads
+it (the embedder is reused) and replaces the reference in one assignment; requests
+meanwhile keep using the old one. The old Searcher is freed when its last request ends
+(plain reference counting; a database snapshot is released with it).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from indexer.store import current_generation
-from kommunesoeg.core.errors import IndexNotFound
+from kommunesoeg.core.errors import IndexNotFound, KommunesoegError
+from retriever.location import index_generation, index_location
 
 log = logging.getLogger("kommunesoeg.api")
 CHECK_SECONDS = 1.0  # how often `current` is looked at (one readlink)
@@ -24,7 +26,7 @@ CHECK_SECONDS = 1.0  # how often `current` is looked at (one readlink)
 class SearcherHolder:
     def __init__(self, index_dir: Path | str, *, config=None, embedder=None, audit_log=None,
                  factory=None, check_seconds: float = CHECK_SECONDS) -> None:
-        self.index_dir = Path(index_dir)
+        self.index_dir = index_location(index_dir)  # a folder or a PostgreSQL DSN
         self._kwargs = {"config": config, "audit_log": audit_log}
         self._embedder = embedder
         self._factory = factory
@@ -37,8 +39,7 @@ class SearcherHolder:
         self.reloads = 0
 
     def _current(self) -> str | None:
-        gen = current_generation(self.index_dir)
-        return gen.name if gen is not None else None
+        return index_generation(self.index_dir)
 
     def _load(self, gen: str):
         if self._factory is not None:
@@ -57,7 +58,11 @@ class SearcherHolder:
         now = time.monotonic()
         if now - self._checked >= self.check_seconds:
             self._checked = now
-            gen = self._current()
+            try:
+                gen = self._current()
+            except KommunesoegError:  # a database briefly unreachable: keep answering
+                log.warning("indeksets generation kunne ikke læses", exc_info=True)
+                gen = None
             if gen is not None and gen != self._generation and not self._loading:
                 self._loading = True
                 threading.Thread(target=self._background, name="reload", daemon=True).start()
@@ -82,6 +87,9 @@ class SearcherHolder:
             if gen != self._generation or self._searcher is None:
                 t = time.perf_counter()
                 searcher = self._load(gen)
+                # what the Searcher loaded (a database may have moved on since `gen`)
+                store = getattr(searcher, "store", None)
+                gen = getattr(store, "generation_name", None) or gen
                 self._searcher, self._generation = searcher, gen
                 self.reloads += 1
                 log.info("indeksgeneration indlæst", extra={

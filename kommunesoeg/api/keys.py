@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from indexer.pg.connect import is_dsn
 from kommunesoeg.core.errors import KommunesoegError
 
 KEYS_ENV = "KOMMUNESOEG_API_KEYS"
@@ -42,7 +43,11 @@ class ApiKeyRow:
 
 
 def default_keys_path(index_dir: Path | str) -> Path:
-    return Path(os.environ.get(KEYS_ENV) or Path(index_dir) / KEYS_FILE)
+    """$KOMMUNESOEG_API_KEYS, else the key file in the index folder (for a database, in the
+    working directory: point every server at one shared file with the variable)."""
+    if os.environ.get(KEYS_ENV):
+        return Path(os.environ[KEYS_ENV])
+    return Path(KEYS_FILE) if is_dsn(str(index_dir)) else Path(index_dir) / KEYS_FILE
 
 
 def _hash(secret: str) -> str:

@@ -26,6 +26,7 @@ from kommunesoeg.core.errors import (
 )
 from kommunesoeg.core.results import Filters
 from retriever import access
+from retriever.location import IndexLocation, index_generation, index_location
 
 INDEX_ENV = "KOMMUNESOEG_INDEX"
 CORPUS_ENV = "KOMMUNESOEG_CORPUS"
@@ -51,16 +52,20 @@ def configure_logging() -> None:
         root.addHandler(handler)
 
 
-def index_dir() -> Path:
-    return Path(os.environ.get(INDEX_ENV) or "index")
+def index_dir() -> IndexLocation:
+    """The index folder, or the PostgreSQL DSN, $KOMMUNESOEG_INDEX names."""
+    return index_location(os.environ.get(INDEX_ENV) or "index")
 
 
 def corpus_dir() -> Path:
     return Path(os.environ.get(CORPUS_ENV) or "corpus")
 
 
-def generation(index: Path) -> str | None:
-    """Name of the generation `current` points to; None when no complete index exists."""
+def generation(index: IndexLocation) -> str | None:
+    """Name of the generation `current` points to (a database: its change counter); None
+    when no complete index exists."""
+    if isinstance(index, str):
+        return index_generation(index)
     current = index / "current"
     try:
         target = current.resolve(strict=True)
@@ -83,7 +88,11 @@ def get_searcher():
     gen = generation(index)
     if gen is None:
         raise IndexNotFound(f"{index}: der findes intet færdigt indeks")
-    return _load_searcher(str(index.resolve()), gen)
+    return _load_searcher(_cache_key(index), gen)
+
+
+def _cache_key(index: IndexLocation) -> str:
+    return index if isinstance(index, str) else str(index.resolve())
 
 
 def searcher_or_stop():
@@ -94,7 +103,12 @@ def searcher_or_stop():
     the server log, because exception texts carry server paths.
     """
     index = index_dir()
-    gen = generation(index)
+    try:
+        gen = generation(index)
+    except KommunesoegError as exc:  # a database that cannot be reached: one line, logged
+        log.error("søgeindekset kunne ikke nås: %s", exc)
+        st.error(INDEX_DAMAGED_TEXT)
+        st.stop()
     if gen is None and not _has_index_traces(index):
         st.info(
             "Der er endnu ikke bygget et søgeindeks. Byg det fra mappen med PDF-filerne "
@@ -104,16 +118,19 @@ def searcher_or_stop():
     try:
         if gen is None:
             raise IndexDamaged(f"{index}: `current` peger ikke på en færdig generation")
-        return _load_searcher(str(index.resolve()), gen)
+        return _load_searcher(_cache_key(index), gen)
     except Exception as exc:
         log.error("søgeindekset %s kunne ikke indlæses: %s", index, exc, exc_info=exc)
         st.error(INDEX_DAMAGED_TEXT)
         st.stop()
 
 
-def _has_index_traces(index: Path) -> bool:
+def _has_index_traces(index: IndexLocation) -> bool:
     """True when `index` was meant to hold an index: a `current` link (even a dangling or
-    looping one), a completed generation, or a plain file where the folder should be."""
+    looping one), a completed generation, or a plain file where the folder should be (a
+    database without an index has none: it is simply not built yet)."""
+    if isinstance(index, str):
+        return False
     try:
         if index.is_file() or (index / "current").is_symlink() or (index / "current").exists():
             return True

@@ -142,8 +142,15 @@ def _reindex(corpus: Path) -> None:
         fraction = min(1.0, done / total) if total else 0.0
         bar.progress(fraction, text=message or f"{done} af {total}")
 
+    index = index_dir()
     try:
-        report = build_index([corpus], index_dir(), progress=progress, prune=True)
+        if isinstance(index, str):  # a database: this app is one more indexing worker
+            from indexer.pg.writer import index_into_postgres
+
+            report = index_into_postgres([corpus], index, get_searcher().embedder, prune=True,
+                                         progress=progress)
+        else:
+            report = build_index([corpus], index, progress=progress, prune=True)
     except KommunesoegError as exc:
         bar.empty()
         log.warning("genindeksering: %s: %s", type(exc).__name__, exc)

@@ -8,6 +8,7 @@ sessions, reruns and app processes) and writes every failure and lockout to the 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -58,24 +59,28 @@ def _now() -> float:
     return time.time()
 
 
-def _audit_path() -> Path:
+def _state_dir() -> Path:
+    """Where this server keeps its login throttle: beside the audit log file, or (an index
+    in PostgreSQL, audited in the database) the working directory's kommunesoeg-state/."""
     from retriever.search import default_audit_path
 
-    return default_audit_path(index_dir())
+    index = index_dir()
+    if isinstance(index, str) and not os.environ.get("KOMMUNESOEG_AUDIT_LOG"):
+        return Path("kommunesoeg-state")
+    return default_audit_path(index).parent
 
 
 def _check(users: dict[str, str], username: str, password: str) -> auth.LoginResult:
-    from retriever.audit import AuditLog
+    from retriever.search import default_audit_log
 
-    audit_path = _audit_path()
-    throttle = auth.LoginThrottle(audit_path.parent / auth.THROTTLE_FILE, clock=_now)
+    throttle = auth.LoginThrottle(_state_dir() / auth.THROTTLE_FILE, clock=_now)
     return auth.attempt_login(
         users,
         username,
         password,
         client=client_address(),
         throttle=throttle,
-        audit=AuditLog(audit_path),
+        audit=default_audit_log(index_dir()),
     )
 
 
