@@ -189,6 +189,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 # - documents.change_seq, from one sequence, set by the transaction that commits a document:
 #   a reader's generation is (documents, sum and max of change_seq), which moves whenever a
 #   document is committed or removed, whatever the order the workers commit in.
+# - windows.closed, a copy of its chunk's flag (a window is rewritten with its chunk), so the
+#   public role's policy on windows is a column test, not a lookup of the chunk per row: an
+#   HNSW scan checks the policy on every row it visits.
 # - the public role may read what identifies the store and its files (its schema version,
 #   the model, a file's SHA-256 for the page-file rule, when it was indexed, the meeting's
 #   participants as its open front page prints them), none of it
@@ -202,6 +205,11 @@ ALTER TABLE chunks ALTER COLUMN n_tokens SET NOT NULL;
 CREATE SEQUENCE store_changes;
 ALTER TABLE documents ADD COLUMN change_seq bigint;
 UPDATE documents SET change_seq = nextval('store_changes') WHERE status <> 'pending';
+
+ALTER TABLE windows ADD COLUMN closed boolean NOT NULL DEFAULT false;
+UPDATE windows w SET closed = c.closed FROM chunks c WHERE c.chunk_id = w.chunk_id AND c.closed;
+DROP POLICY public_open ON windows;
+CREATE POLICY public_open ON windows FOR SELECT TO {PUBLIC_ROLE} USING (NOT closed);
 
 GRANT SELECT (sha256, participants, indexed_at, change_seq) ON documents TO {PUBLIC_ROLE};
 GRANT SELECT ON store_settings TO {PUBLIC_ROLE};

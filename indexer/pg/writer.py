@@ -40,7 +40,7 @@ from indexer.pg.vectors import vector_literal
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import sha256_file, text_key
 from kommunesoeg.core.errors import DocumentError
-from kommunesoeg.core.models import Chunk, Decision
+from kommunesoeg.core.models import Chunk, Decision, decision_text
 
 _EMBED_GROUP = 64  # texts per embed call between cache writes
 
@@ -85,15 +85,10 @@ class WorkerReport:
     seconds: float = 0.0
 
 
-def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddingCache,
-                   report: WorkerReport | None = None) -> DocumentVectors:
-    """Vectors of a document's canonical chunks and windows; cached texts are not embedded."""
-    windows, whole = embedding_inputs(chunks)
-    texts = [t for _, _, t in windows] + [t for _, t in whole]
-    if not texts:
-        return DocumentVectors([], [], np.zeros((0, 0), dtype=np.float32), {})
-    keys = [text_key(t) for t in texts]
-    text_of = dict(zip(keys, texts))
+def cached_vectors(texts: Sequence[str], embedder: Embedder, cache: PgEmbeddingCache,
+                   report: WorkerReport | None = None) -> dict[str, np.ndarray]:
+    """text key -> vector of every text, embedding (and caching) only those the cache lacks."""
+    text_of = {text_key(t): t for t in texts}
     known = cache.get_many(embedder.model_id, list(text_of))
     missing = sorted((k for k in text_of if k not in known), key=lambda k: len(text_of[k]))
     for start in range(0, len(missing), _EMBED_GROUP):
@@ -104,6 +99,18 @@ def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddi
     if report is not None:
         report.embedded_texts += len(missing)
         report.cached_texts += len(text_of) - len(missing)
+    return known
+
+
+def embed_document(chunks: Sequence[Chunk], embedder: Embedder, cache: PgEmbeddingCache,
+                   report: WorkerReport | None = None) -> DocumentVectors:
+    """Vectors of a document's canonical chunks and windows; cached texts are not embedded."""
+    windows, whole = embedding_inputs(chunks)
+    texts = [t for _, _, t in windows] + [t for _, t in whole]
+    if not texts:
+        return DocumentVectors([], [], np.zeros((0, 0), dtype=np.float32), {})
+    keys = [text_key(t) for t in texts]
+    known = cached_vectors(texts, embedder, cache, report)
     dim = len(next(iter(known.values())))
     matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
     n = len(windows)
@@ -151,7 +158,7 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
     updated = conn.execute(
         "UPDATE documents SET size = %s, pages = %s, ocr_pages = %s, meeting = %s, "
         "committee = %s, date = %s, time = %s, place = %s, participants = %s, status = %s, "
-        "error = %s, indexed_by = %s, indexed_at = now(), change_seq = nextval('store_changes') "
+        "error = %s, indexed_by = %s, indexed_at = clock_timestamp(), change_seq = nextval('store_changes') "
         "WHERE file = %s AND sha256 = %s",
         (record.size, record.pages, record.ocr_pages, record.meeting, record.committee,
          record.date, record.time, record.place,
@@ -202,10 +209,11 @@ def _replace_rows(conn: psycopg.Connection, file: str, chunks: Sequence[Chunk], 
                 copy.write_row(_chunk_row(ord_, c, vectors.chunk_vectors.get(c.chunk_id)))
         _update_changed(cur, judgement.changed, vectors)
         ords: dict[str, int] = {}
-        with cur.copy("COPY windows (chunk_id, ord, text, vector) FROM STDIN") as copy:
+        closed = {c.chunk_id: c.closed for c in [*judgement.new, *judgement.changed]}
+        with cur.copy("COPY windows (chunk_id, ord, text, vector, closed) FROM STDIN") as copy:
             for cid, text, vec in zip(vectors.window_ids, vectors.window_texts, vectors.windows):
                 ords[cid] = ords.get(cid, -1) + 1
-                copy.write_row((cid, ords[cid], text, vector_literal(vec)))
+                copy.write_row((cid, ords[cid], text, vector_literal(vec), closed[cid]))
         with cur.copy("COPY chunk_sketches (key, chunk_id) FROM STDIN") as copy:
             for cid, keys in judgement.sketches.items():
                 for key in keys:
@@ -327,6 +335,10 @@ def index_into_postgres(
                 embed_document([*preview.new, *(c for c in preview.changed
                                                 if c.duplicate_of is None)],
                                embedder, cache, report)
+                # and the decisions, into the cache only: a timeline or a decision question
+                # compares them with the question (the file build does the same)
+                cached_vectors([decision_text(d) for d in parsed.decisions], embedder, cache,
+                               report)
                 write_document(work, claim, parsed, embed, before_commit=before_commit)
             except BaseException:
                 work.rollback()
