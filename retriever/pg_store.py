@@ -40,6 +40,7 @@ from indexer.pg.connect import PUBLIC_ROLE, connect, safe_dsn
 from indexer.pg.errors import PgUnavailable
 from indexer.pg.lexemes import tsquery_of_terms
 from indexer.pg.neardup import CHUNK_FIELDS, chunk_of_row
+from indexer.pg.queue import store_generation
 from indexer.pg.schema import SCHEMA_VERSION, check_version
 from indexer.pg.vectors import vector_literal
 from indexer.store import DocumentRecord, text_key
@@ -62,15 +63,11 @@ TEXTS_KEPT = 4096  # chunks (and window groups) kept after reading, as the file 
 
 _FACT_COLUMNS = ("chunk_id", "document", "committee", "date", "section", "punkt", "bilag",
                  "page_start", "page_end", "closed", "duplicate_of", "case_number")
-_GENERATION_SQL = ("SELECT count(*), coalesce(sum(change_seq), 0), coalesce(max(change_seq), 0) "
-                   "FROM documents")
 
 
 def current_generation(conn) -> str:
-    """The generation a store opened now would load: moves when any document is committed,
-    re-queued or removed (`documents.change_seq`, one sequence for all workers)."""
-    count, total, last = conn.execute(_GENERATION_SQL).fetchone()
-    return f"pg-{count}-{last}-{total}"
+    """The generation a store opened now would load (`indexer.pg.queue.store_generation`)."""
+    return store_generation(conn)
 
 
 class _Lru:

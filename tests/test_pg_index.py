@@ -156,3 +156,44 @@ def test_a_committed_document_clears_its_count(pg_dsn, corpus, pg_embedder):
     assert report.indexed == [path.name] and not report.errors
     with connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM claim_attempts").fetchone()[0] == 0
+
+
+def test_the_judgement_before_the_lock_is_reused_only_while_nothing_was_committed(
+        pg_dsn, corpus, pg_embedder, monkeypatch):
+    """A worker judges a document's near-duplicates before taking the lock (to embed what
+    will be canonical); under the lock that judgement is reused unless another document was
+    committed meanwhile - then it is made again, on what is stored now."""
+    import indexer.pg.writer as writer
+
+    calls: list[str] = []
+    real_judge = writer.judge
+
+    def counting(conn, document, chunks, orphans=()):
+        calls.append(document)
+        return real_judge(conn, document, chunks, orphans)
+
+    monkeypatch.setattr(writer, "judge", counting)
+    first, second = sorted(corpus.iterdir())
+    index_into_postgres([first], pg_dsn, pg_embedder, "w1")
+    assert calls == [first.name]  # one judgement, reused under the lock
+
+    calls.clear()
+    other = [second]
+
+    def meanwhile(claim) -> None:  # another worker's commit between the judgement and the lock
+        if other:
+            index_into_postgres([other.pop()], pg_dsn, pg_embedder, "w-other")
+
+    real_write = writer.write_document
+
+    def write_after_other(conn, claim, parsed, embed, **kwargs):
+        meanwhile(claim)
+        return real_write(conn, claim, parsed, embed, **kwargs)
+
+    monkeypatch.setattr(writer, "write_document", write_after_other)
+    changed = corpus / first.name
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nÆndret.\n", encoding="utf-8")
+    index_into_postgres([changed], pg_dsn, pg_embedder, "w1")
+    assert calls.count(first.name) == 2  # before the lock, and again under it
+    with connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM documents WHERE status = 'ok'").fetchone()[0] == 2

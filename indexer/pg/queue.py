@@ -138,3 +138,14 @@ def _claim_one(conn: psycopg.Connection, worker_id: str,
 def pending_count(conn: psycopg.Connection) -> int:
     """Documents not yet indexed (including ones a worker holds right now)."""
     return conn.execute("SELECT count(*) FROM documents WHERE status = 'pending'").fetchone()[0]
+
+
+def store_generation(conn: psycopg.Connection) -> str:
+    """Names the committed state of the store: moves whenever a document is committed,
+    re-queued or removed (`documents.change_seq` comes from one sequence for all workers,
+    so the sum moves even when two workers commit out of their sequence order). A reader
+    opened on one value and a judgement made on one value stand while it stands."""
+    count, total, last = conn.execute(
+        "SELECT count(*), coalesce(sum(change_seq), 0), coalesce(max(change_seq), 0) "
+        "FROM documents").fetchone()
+    return f"pg-{count}-{last}-{total}"

@@ -34,7 +34,7 @@ from indexer.pg.derived import apply_term_delta, refresh_listings, replace_listi
 from indexer.pg.embcache import PgEmbeddingCache
 from indexer.pg.lexemes import document_lexemes
 from indexer.pg.neardup import Judgement, judge, lock_archive, orphaned_copies
-from indexer.pg.queue import MAX_ATTEMPTS, Claim, claim_next, enqueue
+from indexer.pg.queue import MAX_ATTEMPTS, Claim, claim_next, enqueue, store_generation
 from indexer.pg.schema import ensure_model, migrate
 from indexer.pg.vectors import vector_literal
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
@@ -139,8 +139,20 @@ def _decision_row(d: Decision) -> tuple:
 Embed = Callable[[Sequence[Chunk]], DocumentVectors]
 
 
+@dataclass(frozen=True)
+class Preview:
+    """A judgement made before the near-duplicate lock, and the store's generation it was
+    made on (`queue.store_generation`, read before it): under the lock it is used as it is
+    when no document was committed or removed since - the usual case, and the judgement
+    costs as much as the rest of writing a document."""
+
+    generation: str
+    judgement: Judgement
+
+
 def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
-                   *, before_commit: Callable[[Claim], None] | None = None) -> Judgement:
+                   *, before_commit: Callable[[Claim], None] | None = None,
+                   preview: Preview | None = None) -> Judgement:
     """Replace the claimed document's rows and mark it indexed, then commit: all or nothing.
 
     `parsed` is `indexer.build.parse_file`'s result (record, chunks, decisions); a record
@@ -155,6 +167,8 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
     if record.file != claim.file:
         raise ValueError(f"write_document: parsed {record.file}, claimed {claim.file}")
     lock_archive(conn)
+    if preview is not None and store_generation(conn) != preview.generation:
+        preview = None  # another worker committed meanwhile: judge again
     updated = conn.execute(
         "UPDATE documents SET size = %s, pages = %s, ocr_pages = %s, meeting = %s, "
         "committee = %s, date = %s, time = %s, place = %s, participants = %s, status = %s, "
@@ -166,7 +180,8 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
          claim.worker_id, claim.file, claim.sha256)).rowcount
     if updated != 1:
         raise RuntimeError(f"write_document: {claim.file} ({claim.sha256[:12]}) is not queued")
-    judgement = _replace_rows(conn, claim.file, parsed.chunks, embed, parsed.decisions)
+    judgement = _replace_rows(conn, claim.file, parsed.chunks, embed, parsed.decisions,
+                              preview.judgement if preview is not None else None)
     conn.execute("DELETE FROM claim_attempts WHERE file = %s", (claim.file,))
     if before_commit is not None:
         before_commit(claim)
@@ -192,15 +207,16 @@ def remove_document(conn: psycopg.Connection, file: str, embed: Embed) -> bool:
 
 
 def _replace_rows(conn: psycopg.Connection, file: str, chunks: Sequence[Chunk], embed: Embed,
-                  decisions: Sequence[Decision]) -> Judgement:
-    """Under the near-duplicate lock: drop `file`'s rows, judge and write its new chunks,
-    update the stored chunks whose `duplicate_of` changed, and the derived tables."""
+                  decisions: Sequence[Decision], judged: Judgement | None = None) -> Judgement:
+    """Under the near-duplicate lock: drop `file`'s rows, judge and write its new chunks
+    (`judged`: a judgement already made on the current state), update the stored chunks
+    whose `duplicate_of` changed, and the derived tables."""
     removed_texts = [r[0] for r in conn.execute(
         "SELECT text FROM chunks WHERE document = %s AND duplicate_of IS NULL", (file,))]
-    orphans = orphaned_copies(conn, file)
+    orphans = orphaned_copies(conn, file) if judged is None else []
     conn.execute("DELETE FROM decisions WHERE document = %s", (file,))
     conn.execute("DELETE FROM chunks WHERE document = %s", (file,))  # windows, sketches cascade
-    judgement = judge(conn, file, chunks, orphans)
+    judgement = judged if judged is not None else judge(conn, file, chunks, orphans)
     revived = [c for c in judgement.changed if c.duplicate_of is None]
     vectors = embed([*judgement.new, *revived])
     with conn.cursor() as cur:
@@ -330,6 +346,7 @@ def index_into_postgres(
             try:
                 path = inputs[claim.file][0]
                 parsed = parse_file(path, claim.sha256, chunking, chunk_size, chunk_overlap)
+                seen = store_generation(work)  # before the judgement it names
                 preview = judge(work, claim.file, parsed.chunks, orphaned_copies(work, claim.file))
                 # the slow part before the lock: embed what will most likely be canonical
                 embed_document([*preview.new, *(c for c in preview.changed
@@ -339,7 +356,8 @@ def index_into_postgres(
                 # compares them with the question (the file build does the same)
                 cached_vectors([decision_text(d) for d in parsed.decisions], embedder, cache,
                                report)
-                write_document(work, claim, parsed, embed, before_commit=before_commit)
+                write_document(work, claim, parsed, embed, before_commit=before_commit,
+                               preview=Preview(seen, preview))
             except BaseException:
                 work.rollback()
                 raise
