@@ -57,6 +57,10 @@ BM25_B = 0.75
 # archive's wider searches go through the HNSW index (measured: an exact scan of ~18,000
 # windows costs ~50 ms, an HNSW search a few).
 EXACT_ROWS = 5_000
+# BM25's first pass reads only the passages holding a term this rare (MaxScore pruning,
+# `chunks_by_terms`): a question's common words ("byråd", "beslutning") are in tens of
+# thousands of an archive's passages, and reading each one's tokens is most of a query.
+RARE_SHARE = 0.02
 HNSW_EF_MAX = 1000  # pgvector's largest hnsw.ef_search
 POOL_SIZE = 4  # connections per store: concurrent requests beyond it wait for one
 TEXTS_KEPT = 4096  # chunks (and window groups) kept after reading, as the file store's LRU
@@ -451,14 +455,32 @@ class PgStore:
 
     def chunks_by_terms(self, query: str, mask: np.ndarray | None, n: int,
                         *, role: str | None = None) -> dict[str, float]:
+        """BM25 as bm25s scores it, with MaxScore pruning: a first pass scores (by every
+        query term) only the passages holding one of the query's rare terms; when the
+        common terms' weights add up to less than the n-th best score found, no passage
+        holding only common terms can enter the top n (a term adds less than its weight),
+        and the answer is exact without reading the common terms' many passages. Otherwise
+        a second pass scores every passage holding any term."""
         weights = self._term_weights(query)
         if not weights or n <= 0:
             return {}
+        order = sorted(weights, key=lambda t: (-weights[t], t))  # rarest first
+        rare = [t for t in order if self._df[t] <= RARE_SHARE * self._bm25_n] or order[:1]
+        found = self._bm25_pass(weights, rare, mask, n, role)
+        common = sum(weights[t] for t in order if t not in rare)
+        if common == 0 or (len(found) >= n and common <= min(found.values())):
+            return found
+        return self._bm25_pass(weights, order, mask, n, role)
+
+    def _bm25_pass(self, weights: Mapping[str, float], matching: Sequence[str],
+                   mask: np.ndarray | None, n: int, role: str | None) -> dict[str, float]:
+        """The best `n` allowed passages among those holding a `matching` term, each scored
+        by every term of `weights` (bm25s's Lucene BM25)."""
         terms = list(weights)
         total = len(self._canonical_ids)
         kept_rows = None if mask is None or mask.all() else np.flatnonzero(mask)
         params: dict = {"terms": terms, "weights": [weights[t] for t in terms],
-                        "tsq": tsquery_of_terms(terms), "k1": BM25_K1, "b": BM25_B,
+                        "tsq": tsquery_of_terms(matching), "k1": BM25_K1, "b": BM25_B,
                         "avgdl": self._avgdl, "limit": n}
         where = "c.duplicate_of IS NULL AND c.tokens @@ %(tsq)s::tsquery"
         if kept_rows is not None:

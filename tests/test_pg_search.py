@@ -100,6 +100,35 @@ def test_bm25_scores_equal_bm25s(file_searcher, pg_searcher):
             assert ours[cid] == pytest.approx(score, rel=1e-5), (question, cid)
 
 
+def test_pruned_bm25_top_n_is_exact(file_searcher, pg_searcher, monkeypatch):
+    """The top 10 with MaxScore pruning (a first pass over the rare terms' passages only)
+    are bm25s's top 10; and the pruning decides many questions in one pass, so this
+    checks the pruned path, not only the fallback."""
+    from retriever import pg_store
+
+    # the sample corpus is small: "rare" as a share of 152 passages, to prune as an archive does
+    monkeypatch.setattr(pg_store, "RARE_SHARE", 0.1)
+    store = pg_searcher.store
+    passes: list[int] = []
+    real_pass = store._bm25_pass
+
+    def counted(*args, **kwargs):
+        passes[-1] += 1
+        return real_pass(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_bm25_pass", counted)
+    for question in questions(DEV) + questions(EXTRA):
+        passes.append(0)
+        ours = store.chunks_by_terms(question, None, 10)
+        theirs = file_searcher.store.chunks_by_terms(question, None, 10)
+        assert sorted(ours.values(), reverse=True) == pytest.approx(
+            sorted(theirs.values(), reverse=True), rel=1e-5), question
+        tenth = min(theirs.values(), default=0)
+        assert {c for c, v in ours.items() if v > tenth * (1 + 1e-5)} == {
+            c for c, v in theirs.items() if v > tenth * (1 + 1e-5)}, question
+    assert passes.count(1) >= 10, passes  # 18 of the 65 here
+
+
 def test_a_committee_and_date_filter_ranks_as_the_file_store(file_searcher, pg_searcher):
     filters = Filters(committees=["MSB"], date_from=date(2023, 1, 1), date_to=date(2023, 12, 31))
     for question in questions(DEV)[:8]:
