@@ -16,6 +16,7 @@ read-only folder), leaves the index exactly as it was and raises one domain erro
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -103,9 +104,21 @@ class _Parsed:
 
 @dataclass
 class _Previous:
+    """The current generation as a build sees it: its manifest and documents at once, every
+    chunk (`meta`) only when the build writes a new generation - a re-index that finds
+    nothing changed never reads the archive's chunks."""
+
     gen_dir: Path
     manifest: dict
-    meta: store.MetaContents
+    summary: store.MetaSummary
+    index_dir: Path
+
+    @functools.cached_property
+    def meta(self) -> store.MetaContents:
+        try:
+            return store.read_meta(self.gen_dir / store.META)
+        except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
+            raise _damaged(self.index_dir, exc) from None
 
     def parse_key(self, file: str) -> str:
         """Which parse settings the document `file` was parsed with (manifest
@@ -352,17 +365,23 @@ def _load_previous(index_dir: Path, *, required: bool) -> _Previous | None:
                 raise ValueError(f"{store.CURRENT} peger ikke på en hel generation")
             return None
         manifest = json.loads((gen_dir / store.MANIFEST).read_text(encoding="utf-8"))
-        meta = store.read_meta(gen_dir / store.META)
+        summary = store.read_meta_summary(gen_dir / store.META)
         if not isinstance(manifest, dict) or not isinstance(manifest.get("inputs", {}), dict):
             raise IndexDamaged(f"{store.MANIFEST} har ikke den forventede form")
+        previous = _Previous(gen_dir, manifest, summary, index_dir)
+        if not required:  # a damaged generation is replaced: find out now, not half-way
+            _ = previous.meta  # read (and kept) now; damage raises IndexDamaged here
     except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
         if not required:
             return None
-        raise IndexDamaged(
-            f"{index_dir}: det nuværende indeks kan ikke læses ({exc}), så filerne kan ikke "
-            "føjes til det; byg det helt forfra med: kommunesoeg index MAPPE --prune"
-        ) from None
-    return _Previous(gen_dir, manifest, meta)
+        raise _damaged(index_dir, exc) from None
+    return previous
+
+
+def _damaged(index_dir: Path, exc: BaseException) -> IndexDamaged:
+    return IndexDamaged(
+        f"{index_dir}: det nuværende indeks kan ikke læses ({exc}), så filerne kan ikke "
+        "føjes til det; byg det helt forfra med: kommunesoeg index MAPPE --prune")
 
 
 def _nothing_changed(previous: _Previous, settings: dict, hashes: dict[str, str], prune: bool) -> bool:
@@ -380,18 +399,18 @@ def _nothing_changed(previous: _Previous, settings: dict, hashes: dict[str, str]
 def _previous_ok_files(previous: _Previous | None) -> set[str]:
     if previous is None:
         return set()
-    return {d.file for d in previous.meta.documents if d.status == "ok"}
+    return {d.file for d in previous.summary.documents if d.status == "ok"}
 
 
 def _unchanged_report(report: BuildReport, previous: _Previous, hashes: dict[str, str], started: float) -> BuildReport:
-    docs = previous.meta.documents
+    docs = previous.summary.documents
     report.errors.extend(
         DocumentError(d.file, d.error or "") for d in docs if d.status != "ok" and d.file in hashes
     )
     report.documents_skipped_unchanged = sum(1 for d in docs if d.status == "ok" and d.file in hashes)
     report.documents_total = sum(1 for d in docs if d.status == "ok")
-    report.chunks = len(previous.meta.chunks)
-    report.duplicates = sum(1 for c in previous.meta.chunks if c.duplicate_of)
+    report.chunks = previous.summary.chunks
+    report.duplicates = previous.summary.duplicates
     report.generation = previous.gen_dir.name
     report.seconds = time.perf_counter() - started
     return report
@@ -430,7 +449,7 @@ def _reusable_documents(previous: _Previous | None, settings: dict, hashes: dict
         return {}
     current = _parse_key(settings["parse"])
     names = {
-        row.file for row in previous.meta.documents
+        row.file for row in previous.summary.documents
         if row.status == "ok" and hashes.get(row.file) == row.sha256 and previous.parse_key(row.file) == current
     }
     return _previous_documents(previous, names)
@@ -441,14 +460,14 @@ def _kept_documents(previous: _Previous | None, hashes: dict[str, str], prune: b
     inputs: an adding build keeps them as they are, a pruning one drops them."""
     if prune or previous is None:
         return {}
-    return _previous_documents(previous, {row.file for row in previous.meta.documents if row.file not in hashes})
+    return _previous_documents(previous, {row.file for row in previous.summary.documents if row.file not in hashes})
 
 
 def _previous_documents(previous: _Previous, names: set[str]) -> dict[str, _Parsed]:
     """The named documents of the previous generation with their chunks and decisions,
     read back from its meta.sqlite instead of parsing the files again."""
     docs: dict[str, _Parsed] = {}
-    for row in previous.meta.documents:
+    for row in previous.summary.documents:
         if row.file in names:
             docs[row.file] = _Parsed(row)
     for chunk in previous.meta.chunks:

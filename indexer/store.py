@@ -699,6 +699,27 @@ def _document_from_row(r: sqlite3.Row) -> DocumentRecord:
     return DocumentRecord(participants=participants, **row)
 
 
+@dataclass(frozen=True)
+class MetaSummary:
+    """What a no-change re-index needs of a generation: its documents and two counts (reading
+    every chunk, as `read_meta` does, was 4.3 of a no-change re-index's 4.9 s at 100,000
+    chunks, and grows with the archive)."""
+
+    documents: list[DocumentRecord]
+    chunks: int
+    duplicates: int
+
+
+def read_meta_summary(path: Path) -> MetaSummary:
+    db = _connect_ro(path)
+    try:
+        documents = [_document_from_row(r) for r in db.execute("SELECT * FROM documents ORDER BY file")]
+        chunks, duplicates = db.execute("SELECT count(*), count(duplicate_of) FROM chunks").fetchone()
+    finally:
+        db.close()
+    return MetaSummary(documents, int(chunks), int(duplicates))
+
+
 def read_meta(path: Path) -> MetaContents:
     db = _connect_ro(path)
     try:
