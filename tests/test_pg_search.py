@@ -357,3 +357,29 @@ def test_internal_use_is_audited_in_the_database(pg_sample_dsn, pg_searcher, mon
     assert row[:3] == ("sagsbehandler", "search", "Pasningsgaranti")
     assert row[3] == [h.chunk_id for h in hits]
     assert {c["chunk_id"] for c in row[4]} == {h.chunk_id for h in hits if h.closed}
+
+
+def test_the_public_full_text_function_returns_no_closed_row(pg_sample_dsn, pg_login_role,
+                                                             pg_searcher):
+    """Row-level security would make every public full-text query a sequential scan (tsvector
+    @@ tsquery is not LEAKPROOF), so public matches come from `open_term_matches`, which runs
+    as the owner: it must drop closed and duplicate rows itself. Every term of every closed
+    chunk, asked as a login that is only kommunesoeg_public: no closed chunk comes back."""
+    import psycopg
+
+    from indexer.pg.lexemes import tsquery_of_terms
+    from kommunesoeg.core.textnorm import tokenize
+
+    closed = closed_ids(pg_searcher)
+    terms = sorted({t for cid in closed for t in tokenize(pg_searcher.store.chunk(cid).text)})
+    query = tsquery_of_terms(terms)
+    public = pg_login_role(pg_sample_dsn, "kt_public_reader", "kommunesoeg_public")
+    with psycopg.connect(public) as conn:
+        found = {r[0] for r in conn.execute(
+            "SELECT chunk_id FROM open_term_matches(%s::tsquery)", (query,))}
+        plan = " ".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT * FROM chunks WHERE tokens @@ %s::tsquery", (query,)))
+    assert found and not found & closed
+    canonical = set(pg_searcher.store.canonical_ids)
+    assert found <= canonical  # no duplicate: BM25 holds canonical passages only
+    assert "Seq Scan" in plan  # why the function exists (row-level security, not leakproof)
