@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -58,16 +57,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from eval.bench_archive import CORPUS, build_archive, measure
 from eval.bench_search import machine, say
+from indexer.pg.connect import with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 KOMMUNESOEG = Path(sys.executable).parent / "kommunesoeg"
-CACHE_BATCH = 2000  # vectors per put_many while the cache is filled
 KILL_TIMEOUT_S = 1800  # a worker run that takes longer than this is stuck, not slow
 
 
@@ -76,12 +74,6 @@ class BenchError(Exception):
 
 
 # --------------------------------------------------------------------------- the server
-def with_database(uri: str, dbname: str) -> str:
-    """The same server and login, another database (the URI's path is the database)."""
-    parts = urlsplit(uri)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
-
-
 @dataclass
 class Server:
     """A PostgreSQL server to make benchmark databases on; `data_dir` only when this script
@@ -213,28 +205,15 @@ class CachedOnly:
 
 def copy_embedding_cache(index_dir: Path, dsn: str, model_id: str) -> int:
     """Every vector of the file index's embedding cache into the database's cache (created
-    by the product's migration first); the number copied. Read straight from the SQLite
-    table: the file store has no "all keys" call, only look-ups by text."""
+    by the product's migration first); the number copied."""
     from indexer.pg.connect import connect
-    from indexer.pg.embcache import PgEmbeddingCache
+    from indexer.pg.embcache import seed_from_file_cache
     from indexer.pg.schema import migrate
     from indexer.store import EMBCACHE
 
     with connect(dsn) as conn:
         migrate(conn)
-    source = sqlite3.connect(f"file:{index_dir / EMBCACHE}?mode=ro", uri=True)
-    copied = 0
-    try:
-        with connect(dsn, autocommit=True) as conn:
-            cache = PgEmbeddingCache(conn)
-            rows = source.execute("SELECT sha1, vec FROM emb WHERE model = ?", (model_id,))
-            while batch := rows.fetchmany(CACHE_BATCH):
-                vectors = np.array([np.frombuffer(v, dtype=np.float32) for _, v in batch])
-                cache.put_many(model_id, [k for k, _ in batch], vectors)
-                copied += len(batch)
-    finally:
-        source.close()
-    return copied
+        return seed_from_file_cache(conn, index_dir / EMBCACHE, model_id)
 
 
 def worker_load(paths: Sequence[Path], dsn: str, embedder, worker_id: str) -> tuple[dict, float]:

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
@@ -28,6 +28,31 @@ from typing import overload
 from kommunesoeg.core.models import Chunk
 
 CHUNKS_KEPT = 4096  # decoded chunks kept per reader: a few questions' candidates and groups
+
+
+class Kept:
+    """The last `capacity` values fetched by key (least recently used dropped first),
+    thread-safe: what a reader keeps of the texts it read on demand, whichever store."""
+
+    def __init__(self, capacity: int = CHUNKS_KEPT) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        """The value kept for `key`, or None."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
 
 
 def connect_ro(path: Path, *, shared: bool = False) -> sqlite3.Connection:
@@ -72,10 +97,26 @@ class ChunkFacts:
     case_number: str | None
 
 
-_FACT_SQL = (
-    "SELECT chunk_id, document, committee, date, section, punkt, bilag, page_start, page_end, "
-    "closed, duplicate_of, case_number FROM chunks ORDER BY ord"
-)
+FACT_COLUMNS = ("chunk_id", "document", "committee", "date", "section", "punkt", "bilag",
+                "page_start", "page_end", "closed", "duplicate_of", "case_number")
+_FACT_SQL = f"SELECT {', '.join(FACT_COLUMNS)} FROM chunks ORDER BY ord"
+
+
+def chunk_facts_of(rows: Iterable[Sequence]) -> Iterator[ChunkFacts]:
+    """`ChunkFacts` of rows holding FACT_COLUMNS in that order (either store's). Repeated
+    strings (document, committee, section, date) share one object, so the facts of an
+    archive stay small."""
+    shared: dict[str, str] = {}
+
+    def one(value: str | None) -> str | None:
+        return None if value is None else shared.setdefault(value, value)
+
+    for r in rows:
+        yield ChunkFacts(
+            chunk_id=r[0], document=one(r[1]), committee=one(r[2] or ""), date=one(r[3]),
+            section=one(r[4] or ""), punkt=r[5], bilag=r[6], page_start=r[7],
+            page_end=r[8], closed=bool(r[9]), duplicate_of=r[10], case_number=r[11],
+        )
 
 
 class ChunkTexts:
@@ -89,9 +130,8 @@ class ChunkTexts:
         # cache), so without this the file would stay open until a garbage collection -
         # long enough to keep a read-only mount busy after the reader is gone.
         weakref.finalize(self, self._db.close)
-        self._lock = threading.Lock()
-        self._kept = kept
-        self._cache: OrderedDict[str, Chunk] = OrderedDict()
+        self._lock = threading.Lock()  # for the shared connection
+        self._kept: Kept = Kept(kept)
 
     def close(self) -> None:
         """Close meta.sqlite now (otherwise when this object is freed)."""
@@ -99,19 +139,16 @@ class ChunkTexts:
 
     def chunk(self, chunk_id: str) -> Chunk:
         """The chunk with this id (KeyError when there is none)."""
-        with self._lock:
-            cached = self._cache.get(chunk_id)
-            if cached is not None:
-                self._cache.move_to_end(chunk_id)
-                return cached
-            row = self._db.execute("SELECT * FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
-            if row is None:
-                raise KeyError(chunk_id)
-            chunk = chunk_from_row(row)
-            self._cache[chunk_id] = chunk
-            if len(self._cache) > self._kept:
-                self._cache.popitem(last=False)
+        chunk = self._kept.get(chunk_id)
+        if chunk is not None:
             return chunk
+        with self._lock:
+            row = self._db.execute("SELECT * FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        if row is None:
+            raise KeyError(chunk_id)
+        chunk = chunk_from_row(row)
+        self._kept.put(chunk_id, chunk)
+        return chunk
 
     def contains(self, chunk_id: str) -> bool:
         with self._lock:
@@ -129,21 +166,10 @@ class ChunkTexts:
         return [chunk_from_row(r) for r in rows]
 
     def facts(self) -> Iterator[ChunkFacts]:
-        """`ChunkFacts` of every chunk in index order. Repeated strings (document,
-        committee, section, date) share one object, so the facts of an archive stay small."""
-        shared: dict[str, str] = {}
-
-        def one(value: str | None) -> str | None:
-            return None if value is None else shared.setdefault(value, value)
-
+        """`ChunkFacts` of every chunk in index order."""
         with self._lock:
             rows = self._db.execute(_FACT_SQL).fetchall()
-        for r in rows:
-            yield ChunkFacts(
-                chunk_id=r[0], document=one(r[1]), committee=one(r[2] or ""), date=one(r[3]),
-                section=one(r[4] or ""), punkt=r[5], bilag=r[6], page_start=r[7],
-                page_end=r[8], closed=bool(r[9]), duplicate_of=r[10], case_number=r[11],
-            )
+        return chunk_facts_of(rows)
 
     def window_text(self, row: int) -> str:
         with self._lock:
@@ -153,17 +179,18 @@ class ChunkTexts:
         return found[0]
 
     def window_texts(self) -> WindowTexts:
-        return WindowTexts(self)
+        return WindowTexts(self.window_text, self.window_count)
 
 
 class WindowTexts(Sequence[str]):
-    """The window texts in dense.faiss row order, read from SQLite when indexed."""
+    """The window texts in window-row order, each read from the store (`fetch`) when indexed."""
 
-    def __init__(self, texts: ChunkTexts) -> None:
-        self._texts = texts
+    def __init__(self, fetch: Callable[[int], str], count: int) -> None:
+        self._fetch = fetch
+        self._count = count
 
     def __len__(self) -> int:
-        return self._texts.window_count
+        return self._count
 
     @overload
     def __getitem__(self, row: int) -> str: ...
@@ -173,12 +200,12 @@ class WindowTexts(Sequence[str]):
 
     def __getitem__(self, row: int | slice) -> str | list[str]:
         if isinstance(row, slice):
-            return [self._texts.window_text(r) for r in range(*row.indices(len(self)))]
+            return [self._fetch(r) for r in range(*row.indices(len(self)))]
         if row < 0:
             row += len(self)
         if not 0 <= row < len(self):
             raise IndexError(row)
-        return self._texts.window_text(row)
+        return self._fetch(row)
 
 
 class ChunksById:

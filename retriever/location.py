@@ -25,18 +25,18 @@ def index_generation(index: IndexLocation) -> str | None:
     """The generation a Searcher opened now would load; None when there is no index yet.
 
     A folder: the name of the generation `current` points to (one readlink). A database:
-    its change counter (`retriever.pg_store.current_generation`, one short query); a
+    its change counter (`indexer.pg.queue.store_generation`, one short query); a
     database that cannot be reached raises PgUnavailable, one line naming it."""
     if is_dsn(str(index)):
         from indexer.pg.connect import connect
+        from indexer.pg.queue import store_generation
         from indexer.pg.schema import current_version
-        from retriever.pg_store import current_generation as pg_generation
 
         conn = connect(str(index), autocommit=True)
         try:
             if current_version(conn) == 0:
                 return None
-            return pg_generation(conn)
+            return store_generation(conn)
         finally:
             conn.close()
     gen = current_generation(Path(index))

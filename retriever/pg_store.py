@@ -8,7 +8,7 @@ side, what `retriever.search.Searcher("postgresql://...")` loads. Three choices 
   later query imports it (`SET TRANSACTION SNAPSHOT`). So the metadata loaded at open, the
   vectors searched and the texts read all come from one committed state of the database, as
   a file generation does: a document committed (or removed) meanwhile changes nothing for
-  this store, and `current_generation` tells an app when to open a new one.
+  this store, and `indexer.pg.queue.store_generation` tells an app when to open a new one.
 - **The public role searches as a database role row-level security restricts.** A search
   for the public role runs `SET LOCAL ROLE kommunesoeg_public`, so the database drops
   closed rows whatever the access policy (retriever/access.py) decided as well. A public
@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +35,9 @@ from functools import cached_property
 import numpy as np
 
 from indexer.embed import Embedder
-from indexer.meta_lazy import ChunkFacts
+from indexer.meta_lazy import FACT_COLUMNS, ChunkFacts, Kept, WindowTexts, chunk_facts_of
 from indexer.pg.connect import PUBLIC_ROLE, connect, safe_dsn
+from indexer.pg.embcache import read_vectors
 from indexer.pg.errors import PgUnavailable
 from indexer.pg.lexemes import tsquery_of_terms
 from indexer.pg.neardup import CHUNK_FIELDS, chunk_of_row
@@ -61,7 +62,7 @@ EXACT_ROWS = 5_000
 # `chunks_by_terms`): a question's common words ("byråd", "beslutning") are in tens of
 # thousands of an archive's passages, and reading each one's tokens is most of a query.
 RARE_SHARE = 0.02
-HNSW_EF_MAX = 1000
+HNSW_EF_MAX = 1000  # pgvector's largest hnsw.ef_search
 # A passage's query terms and their frequencies, from its tsvector (positions = occurrences).
 # Only the query's lexemes are unnested (setweight marks them, ts_filter keeps them): half the
 # time of unnesting every lexeme of every matching passage (measured at ~48,000 chunks).
@@ -75,56 +76,8 @@ _TERM_FREQUENCIES = ("SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)
 # first passage always the same. Below COMMON_MIN_DF passages BM25 is exact (the sample
 # corpus, the tests).
 COMMON_SHARE = 0.05
-COMMON_MIN_DF = 2_000  # pgvector's largest hnsw.ef_search
+COMMON_MIN_DF = 2_000
 POOL_SIZE = 4  # connections per store: concurrent requests beyond it wait for one
-TEXTS_KEPT = 4096  # chunks (and window groups) kept after reading, as the file store's LRU
-
-_FACT_COLUMNS = ("chunk_id", "document", "committee", "date", "section", "punkt", "bilag",
-                 "page_start", "page_end", "closed", "duplicate_of", "case_number")
-
-
-def current_generation(conn) -> str:
-    """The generation a store opened now would load (`indexer.pg.queue.store_generation`)."""
-    return store_generation(conn)
-
-
-class _Lru:
-    """A small thread-safe LRU mapping for texts read by id."""
-
-    def __init__(self, capacity: int) -> None:
-        self._items: OrderedDict = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-
-class _WindowTexts(Sequence[str]):
-    """Window row -> text, read from the database a chunk's windows at a time (an answer
-    reads every window of the few passages it quotes)."""
-
-    def __init__(self, store: PgStore) -> None:
-        self._store = store
-
-    def __len__(self) -> int:
-        return len(self._store.window_chunk_ids)
-
-    def __getitem__(self, row):  # type: ignore[override]
-        if isinstance(row, slice):
-            return [self[r] for r in range(*row.indices(len(self)))]
-        return self._store.window_text(int(row))
-
 
 @dataclass(frozen=True)
 class _Privileges:
@@ -149,8 +102,8 @@ class PgStore:
             self._holder.close()
             raise
         self._pool = self._make_pool(pool_size)
-        self._chunks_read = _Lru(TEXTS_KEPT)
-        self._windows_read = _Lru(TEXTS_KEPT)
+        self._chunks_read = Kept()  # chunks by id, as the file store keeps them
+        self._windows_read = Kept()  # a passage's window texts, by canonical row
         self._df: dict[str, int] = {}
         self._df_lock = threading.Lock()
 
@@ -173,7 +126,7 @@ class PgStore:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         self._snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        self._generation = current_generation(conn)
+        self._generation = store_generation(conn)
         self._privileges = _Privileges(*conn.execute(
             "SELECT has_column_privilege('documents', 'error', 'SELECT'), "
             "has_table_privilege('term_df', 'SELECT'), "
@@ -199,8 +152,8 @@ class PgStore:
                 "WHERE status <> 'pending' ORDER BY file")]
         self._created = conn.execute(
             "SELECT max(indexed_at)::text FROM documents").fetchone()[0]
-        self._facts = [ChunkFacts(*row) for row in conn.execute(
-            f"SELECT {', '.join(_FACT_COLUMNS)} FROM chunks ORDER BY document, ord")]
+        self._facts = list(chunk_facts_of(conn.execute(
+            f"SELECT {', '.join(FACT_COLUMNS)} FROM chunks ORDER BY document, ord")))
         self._canonical_ids = [f.chunk_id for f in self._facts if f.duplicate_of is None]
         self._row_of = {cid: row for row, cid in enumerate(self._canonical_ids)}
         counts = dict(conn.execute("SELECT chunk_id, count(*) FROM windows GROUP BY chunk_id"))
@@ -333,7 +286,7 @@ class PgStore:
 
     @cached_property
     def window_texts(self) -> Sequence[str]:
-        return _WindowTexts(self)
+        return WindowTexts(self.window_text, len(self._window_chunk_ids))
 
     @property
     def chunk_vector_count(self) -> int:
@@ -380,10 +333,8 @@ class PgStore:
             return {}
         key_of = {text_key(t): t for t in texts}
         with self._session() as conn:
-            rows = conn.execute(
-                "SELECT key, vector FROM embedding_cache WHERE model_id = %s AND key = ANY(%s)",
-                (self._model_id, list(key_of))).fetchall()
-        return {key_of[k]: np.frombuffer(v, dtype=np.float32).copy() for k, v in rows}
+            found = read_vectors(conn, self._model_id, list(key_of))
+        return {key_of[k]: v for k, v in found.items()}
 
     def check_model(self, embedder: Embedder) -> None:
         if embedder.model_id != self._model_id:

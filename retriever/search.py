@@ -43,18 +43,15 @@ from retriever.validation import check_filters, check_k, clean_query
 from retriever.view import IndexView
 
 
-def default_audit_path(index_dir: Path) -> Path:
-    """$KOMMUNESOEG_AUDIT_LOG, else audit.jsonl in the index directory (outside any
-    generation, so re-indexing never touches it)."""
-    return Path(os.environ.get("KOMMUNESOEG_AUDIT_LOG") or Path(index_dir) / "audit.jsonl")
-
-
 def default_audit_log(index: Path | str) -> AuditLog | PgAuditLog:
-    """Where internal use is logged: $KOMMUNESOEG_AUDIT_LOG if set, else next to the index:
-    a file in the index directory, or the database's audit_log table."""
-    if is_dsn(str(index)) and not os.environ.get("KOMMUNESOEG_AUDIT_LOG"):
+    """Where internal use is logged: the file $KOMMUNESOEG_AUDIT_LOG if set, else next to the
+    index - audit.jsonl in the index directory (outside any generation, so re-indexing never
+    touches it), or the database's audit_log table."""
+    if os.environ.get("KOMMUNESOEG_AUDIT_LOG"):
+        return AuditLog(Path(os.environ["KOMMUNESOEG_AUDIT_LOG"]))
+    if is_dsn(str(index)):
         return PgAuditLog(str(index))
-    return AuditLog(default_audit_path(index))
+    return AuditLog(Path(index) / "audit.jsonl")
 
 
 def open_store(index: Path | str) -> RetrievalStore:

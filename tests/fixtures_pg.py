@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.pg.connect import with_database
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 CLOSED_DOC = "2023-01-10_MBU_raadmandsmoede.pdf"  # 16 of its chunks are Lukket
@@ -57,13 +59,6 @@ class CachedModel:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._model.embed_query(text)
-
-
-def with_database(uri: str, dbname: str) -> str:
-    """The server URI (pgserver's `postgresql://postgres:@/postgres?host=...`) for another
-    database."""
-    head, _, query = uri.partition("?")
-    return head.rsplit("/", 1)[0] + "/" + dbname + ("?" + query if query else "")
 
 
 def with_user(uri: str, user: str) -> str:
@@ -144,26 +139,15 @@ def seed_embedding_cache(dsn: str, index_dir: Path) -> int:
     """Copy a file index's embedding cache into a database's (same model, same keys), so a
     worker indexing the same corpus embeds nothing: the file store's session index already
     paid for every vector. Returns how many vectors were copied."""
-    import sqlite3
-
     from indexer.pg.connect import connect
+    from indexer.pg.embcache import seed_from_file_cache
     from indexer.pg.schema import migrate
     from indexer.store import EMBCACHE
 
     conn = connect(dsn)
     try:
         migrate(conn)
-        db = sqlite3.connect(f"file:{Path(index_dir) / EMBCACHE}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT model, sha1, vec FROM emb").fetchall()
-        finally:
-            db.close()
-        with conn.cursor() as cur, cur.copy(
-                "COPY embedding_cache (model_id, key, vector) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        conn.commit()
-        return len(rows)
+        return seed_from_file_cache(conn, Path(index_dir) / EMBCACHE)
     finally:
         conn.close()
 

@@ -163,7 +163,7 @@ def test_the_judgement_before_the_lock_is_reused_only_while_nothing_was_committe
     """A worker judges a document's near-duplicates before taking the lock (to embed what
     will be canonical); under the lock that judgement is reused unless another document was
     committed meanwhile - then it is made again, on what is stored now."""
-    import indexer.pg.writer as writer
+    from indexer.pg import writer
 
     calls: list[str] = []
     real_judge = writer.judge

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from indexer.pg.errors import PgUnavailable
 from kommunesoeg.core.errors import MissingDependency
@@ -30,6 +31,12 @@ def is_dsn(value: str) -> bool:
 def safe_dsn(dsn: str) -> str:
     """The DSN as it may be shown to a user or logged: the password replaced by ***."""
     return _PASSWORD_KEYWORD.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", dsn))
+
+
+def with_database(dsn: str, dbname: str) -> str:
+    """The same server and login, another database (a URL DSN's path is the database)."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
 
 
 def connect(dsn: str, *, role: str | None = None, autocommit: bool = False,

@@ -111,7 +111,7 @@ class AuditLogError(KommunesoegError):
     internal request is refused (the public role is never logged, so it keeps working)."""
 
     def __init__(self, path: Path | str, reason: str) -> None:
-        self.path = path if str(path).startswith("postgres") else Path(path)  # a file or a DSN
+        self.path = path  # the log file, or the database (its DSN without the password)
         self.reason = reason
         super().__init__(
             f"Revisionsloggen {self.path} kan ikke skrives ({reason}), og intern brug skal "

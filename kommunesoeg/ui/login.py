@@ -8,7 +8,6 @@ sessions, reruns and app processes) and writes every failure and lockout to the 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -59,28 +58,21 @@ def _now() -> float:
     return time.time()
 
 
-def _state_dir() -> Path:
-    """Where this server keeps its login throttle: beside the audit log file, or (an index
-    in PostgreSQL, audited in the database) the working directory's kommunesoeg-state/."""
-    from retriever.search import default_audit_path
-
-    index = index_dir()
-    if isinstance(index, str) and not os.environ.get("KOMMUNESOEG_AUDIT_LOG"):
-        return Path("kommunesoeg-state")
-    return default_audit_path(index).parent
-
-
 def _check(users: dict[str, str], username: str, password: str) -> auth.LoginResult:
+    """The login throttle is kept beside the audit log file, or (an index in PostgreSQL,
+    audited in the database) in the working directory's kommunesoeg-state/."""
+    from retriever.audit import AuditLog
     from retriever.search import default_audit_log
 
-    throttle = auth.LoginThrottle(_state_dir() / auth.THROTTLE_FILE, clock=_now)
+    audit = default_audit_log(index_dir())
+    state = audit.path.parent if isinstance(audit, AuditLog) else Path("kommunesoeg-state")
     return auth.attempt_login(
         users,
         username,
         password,
         client=client_address(),
-        throttle=throttle,
-        audit=default_audit_log(index_dir()),
+        throttle=auth.LoginThrottle(state / auth.THROTTLE_FILE, clock=_now),
+        audit=audit,
     )
 
 
