@@ -2,7 +2,7 @@
 
 A decision question reads the decisions of the items its search found, of the items it
 names by title ("under punktet Eventuelt"), and of the other treatments of the chosen case
-(same sagsnummer, or the same title). Scanning every decision for each of these - and
+(same sagsnummer, or the same title); a precedent row and a timeline read those of the item numbers they found. Scanning every decision for each of these - and
 stemming every title again - costs each question time in proportion to the archive (a
 ten-year archive holds on the order of 100,000 decisions). This index answers the three
 lookups from dictionaries built once per loaded generation, on first use (a search-only
@@ -28,6 +28,7 @@ class _Tables:
     terms: list[frozenset[str]]  # per decision: its title's content terms
     by_title: dict[str, list[int]]  # normalised title -> decisions
     by_case: dict[str, list[int]]  # sagsnummer -> decisions
+    by_number: dict[tuple[str, int | None], list[int]]  # (document, punkt) -> decisions
 
 
 @dataclass
@@ -47,10 +48,11 @@ class DecisionIndex:
             return self._tables
 
     def _build(self) -> _Tables:
-        tables = _Tables({}, {}, [], {}, {})
+        tables = _Tables({}, {}, [], {}, {}, {})
         by_title_terms: dict[str, frozenset[str]] = {}  # standing titles repeat thousands of times
         for position, decision in enumerate(self.decisions):
             tables.by_item.setdefault(item_of(decision), []).append(position)
+            tables.by_number.setdefault((decision.document, decision.punkt), []).append(position)
             title = normalise_title(decision.punkt_title)
             if decision.punkt_title not in by_title_terms:
                 by_title_terms[decision.punkt_title] = item_title_terms(decision.punkt_title)
@@ -80,6 +82,13 @@ class DecisionIndex:
                 counts[p] = counts.get(p, 0) + 1
         positions += [p for p, n in counts.items() if n == len(tables.terms[p])]
         return self._in_order(positions)
+
+    def numbered(self, numbers: Iterable[tuple[str, int | None]]) -> list[Decision]:
+        """The decisions recorded under these (document, item number) pairs, whatever
+        their titles (a precedent row matches the title itself, fuzzily), in the store's
+        order."""
+        tables = self._built()
+        return self._in_order(p for number in set(numbers) for p in tables.by_number.get(number, ()))
 
     def of_case(self, case: str | None, title: str) -> list[Decision]:
         """Decisions of items with this sagsnummer or this normalised title: every

@@ -27,7 +27,7 @@ from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import Filters, Precedent
 from kommunesoeg.core.sentences import cut_long, split_sentences
 from kommunesoeg.core.textnorm import content_terms, tokenize
-from retriever.access import present
+from retriever.access import may_see_decision, present
 from retriever.fusion import weighted_rrf
 from retriever.hits import hit_for
 from retriever.ranker import Ranker
@@ -107,18 +107,11 @@ def _item_key(chunk: Chunk) -> tuple:
     return (chunk.document, chunk.punkt, chunk.punkt_title, chunk.bilag)
 
 
-def _decisions_by_item(decisions: list[Decision]) -> dict[tuple[str, int | None], list[Decision]]:
-    """(document, punkt) -> its decisions: one pass, instead of one per precedent row."""
-    by_item: dict[tuple[str, int | None], list[Decision]] = {}
-    for decision in decisions:
-        by_item.setdefault((decision.document, decision.punkt), []).append(decision)
-    return by_item
-
-
-def _decision_for(chunk: Chunk,
-                  by_item: dict[tuple[str, int | None], list[Decision]]) -> Decision | None:
-    """The decision recorded for this item: same document and number, matching title."""
-    same = by_item.get((chunk.document, chunk.punkt), [])
+def _decision_for(chunk: Chunk, view: IndexView, role: str) -> Decision | None:
+    """The decision recorded for this item that `role` may see: same document and number,
+    matching title."""
+    same = [d for d in view.decision_index.numbered([(chunk.document, chunk.punkt)])
+            if may_see_decision(d, role)]
     if not same:
         return None
     title = chunk.punkt_title or ""
@@ -174,12 +167,11 @@ def find_precedents(
         if key not in best or score > best[key][0]:
             best[key] = (score, cid)
 
-    decisions = _decisions_by_item(view.visible_decisions(role))
     order = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0][0], kv[0][1] or 0))[:k]
     precedents = []
     for rank, (_, (score, cid)) in enumerate(order, start=1):
         member = shown[cid]
-        decision = _decision_for(member, decisions)
+        decision = _decision_for(member, view, role)
         precedents.append(
             Precedent(
                 rank=rank,

@@ -79,3 +79,18 @@ def test_every_case_history_equals_a_scan(searchers, monkeypatch):
                  for d in history_view.store.decisions]
     treated = max(histories, key=len)
     assert len({d.date for d in treated}) == 2 and treated[0].date > treated[-1].date
+
+
+def test_decisions_of_item_numbers_equal_a_scan(searchers):
+    """What a precedent row and a timeline read: the decisions under the (document, punkt)
+    pairs their search found, in the store's order, as a scan of every decision gives."""
+    for searcher in searchers:
+        view = searcher.view
+        decisions = list(view.store.decisions)
+        for question in QUESTIONS:
+            hits = searcher.search(question, k=8, role="internal")
+            numbers = {(h.document, h.punkt) for h in hits if h.punkt is not None}
+            found = view.decision_index.numbered(numbers)
+            assert found, question
+            assert found == [d for d in decisions if (d.document, d.punkt) in numbers], question
+        assert view.decision_index.numbered([("no-such-document.pdf", 1)]) == []
