@@ -56,6 +56,7 @@ from eval.bench_search import (
     real_vectors,
     say,
 )
+from indexer.settings import FAISS_KINDS
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 COMMITTEES = (
@@ -384,7 +385,7 @@ def build_archive(args: argparse.Namespace, workdir: Path, embedder) -> dict:
     synth_s = time.perf_counter() - start
     say(f"Skrev {files} syntetiske møder og deres vektorer i {synth_s:.1f} s; bygger ...")
     start = time.perf_counter()
-    report = build_index([docs], index_dir, embedder=embedder, progress=False)
+    report = build_index([docs], index_dir, embedder=embedder, progress=False, faiss_kind=args.faiss)
     build_s = time.perf_counter() - start
     return {
         "chunks": report.chunks, "documents": report.documents_total, "duplicates": report.duplicates,
@@ -397,7 +398,7 @@ def build_archive(args: argparse.Namespace, workdir: Path, embedder) -> dict:
     }
 
 
-def add_meeting(workdir: Path, built: dict, embedder) -> dict:
+def add_meeting(workdir: Path, built: dict, embedder, faiss_kind: str) -> dict:
     """Step 6a: one new ~50-page meeting through the normal incremental path. Its vectors
     are pre-cached, so the build embeds nothing and its wall time is all "beyond its own
     embedding"; bytes written = the new generation + the cache growth."""
@@ -413,7 +414,7 @@ def add_meeting(workdir: Path, built: dict, embedder) -> dict:
     cache_vectors([path], writer, built["maker"], index_dir, embedder.model_id)
     cache_before = (index_dir / "embcache.sqlite").stat().st_size
     start = time.perf_counter()
-    report = build_index([path], index_dir, embedder=embedder, progress=False)
+    report = build_index([path], index_dir, embedder=embedder, progress=False, faiss_kind=faiss_kind)
     seconds = time.perf_counter() - start
     written = dir_bytes(current_gen(index_dir)) + (index_dir / "embcache.sqlite").stat().st_size - cache_before
     out = {"add_meeting_pages": pages, "add_meeting_embedded_texts": report.embedded_texts,
@@ -425,12 +426,13 @@ def add_meeting(workdir: Path, built: dict, embedder) -> dict:
     return out
 
 
-def noop_reindex(workdir: Path, embedder) -> dict:
+def noop_reindex(workdir: Path, embedder, faiss_kind: str) -> dict:
     """Step 6b: every input again, nothing changed: must not write a generation."""
     from indexer.build import build_index
 
     start = time.perf_counter()
-    report = build_index([workdir / "docs", workdir / "new"], workdir / "index", embedder=embedder, progress=False)
+    report = build_index([workdir / "docs", workdir / "new"], workdir / "index", embedder=embedder,
+                         progress=False, faiss_kind=faiss_kind)
     out = {"noop_reindex_s": round(time.perf_counter() - start, 2)}
     if report.changed:
         out.update(noop_reindex_s=None, noop_reindex_s_reason="the re-index wrote a new generation")
@@ -473,6 +475,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="an index of corpus/ (its generation and embedding cache are "
                         "copied); default: corpus/ is indexed into the work directory first")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--faiss", choices=FAISS_KINDS, default="flat",
+                        help="the vector index kind every build of the run writes (ivf-sq8: "
+                        "8-bit codes, a quarter of the vectors' memory)")
     parser.add_argument("--measure-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure_only is not None:  # the child process of measure_in_child
@@ -498,9 +503,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     started = time.perf_counter()
     built = build_archive(args, workdir, embedder)
     result = {k: v for k, v in built.items() if k not in ("writer", "maker", "rng")}
+    result["faiss"] = args.faiss
     result.update(measure_in_child(workdir / "index", workdir))
-    result.update(add_meeting(workdir, built, embedder))
-    result.update(noop_reindex(workdir, embedder))
+    result.update(add_meeting(workdir, built, embedder, args.faiss))
+    result.update(noop_reindex(workdir, embedder, args.faiss))
     result["total_s"] = round(time.perf_counter() - started, 1)
     result["machine"] = machine()
     result["load_avg_1m"] = round(os.getloadavg()[0], 2)

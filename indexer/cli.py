@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
+from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, FAISS_KINDS
 
 
 class IndexLocation(click.ParamType):
@@ -53,8 +53,9 @@ index_option = click.option(
               help="Omtrentlig længde af et tekststykke i tegn.")
 @click.option("--chunk-overlap", default=DEFAULT_CHUNK_OVERLAP, show_default=True, type=click.IntRange(min=0),
               help="Overlap mellem nabostykker i tegn.")
-@click.option("--faiss", "faiss_kind", type=click.Choice(["flat", "hnsw", "ivf"]), default="flat",
-              show_default=True, help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf).")
+@click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat",
+              show_default=True, help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf; ivf-sq8 med 8-bit-koder "
+                   "fylder en fjerdedel i hukommelsen, til store arkiver).")
 @click.option("--naive", is_flag=True, help="Simpel opdeling i faste stykker (sammenligningsgrundlag).")
 @click.option("--prune", is_flag=True,
               help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")

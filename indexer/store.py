@@ -36,7 +36,9 @@ from typing import Self
 import faiss
 import numpy as np
 
+from indexer.embed import default_threads
 from indexer.meta_lazy import ChunksById, ChunkTexts, WindowTexts, chunk_from_row, connect_ro
+from indexer.settings import FAISS_KINDS
 from kommunesoeg.core.errors import (
     DiskFull,
     IndexDamaged,
@@ -61,7 +63,6 @@ LOCK = "lock"
 GEN_PREFIX = "gen-"
 FORMAT_VERSION = 1
 
-FAISS_KINDS = ("flat", "hnsw", "ivf")
 HNSW_M = 32
 DEFAULT_EF_SEARCH = 128  # eval/bench_search.py: 64 gives Recall@10 0.94 at 1M vectors, 128 gives 0.96
 DEFAULT_NPROBE = 16  # eval/bench_search.py: Recall@10 0.97 at 1M vectors, p50 ~1 ms
@@ -461,11 +462,21 @@ def _select_vectors(db: sqlite3.Connection, model_id: str, keys: Sequence[str],
 
 # --------------------------------------------------------------------------- FAISS
 def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat") -> tuple[faiss.Index, dict]:
-    """Exact inner product by default; HNSW / IVF for corpora where exact search is slow.
+    """Exact inner product by default; HNSW / IVF for corpora where exact search is slow,
+    and IVF over 8-bit codes ("ivf-sq8") where the vectors must also shrink.
+
+    Why "ivf-sq8": float32 vectors of a ten-year archive (~3 million windows + 1 million
+    chunks, 384 dimensions) are ~5.9 GB that a reader holds in memory; one byte per
+    dimension (FAISS's scalar quantizer, per-dimension ranges learned from the vectors)
+    is a quarter of that, and the inverted lists make a search read ~nprobe/nlist of them.
 
     Returns the index and its settings for the manifest (which the reader re-applies:
     search-time parameters such as efSearch/nprobe are not stored in the FAISS file).
     """
+    # FAISS plans its OpenMP work for its own thread count, which ignores OMP_THREAD_LIMIT:
+    # with the limit at 1 (as the OCR setup advises) training the 8-bit codes hangs, as a
+    # flat search does in the reader (retriever.storage.FileStore) - the same rule here.
+    faiss.omp_set_num_threads(default_threads())
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
     n = vectors.shape[0]
     if kind == "flat":
@@ -474,17 +485,21 @@ def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat") -> tuple
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efSearch = DEFAULT_EF_SEARCH
         params = {"kind": "hnsw", "M": HNSW_M, "ef_search": DEFAULT_EF_SEARCH}
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivf-sq8"):
         # nlist ~ 4*sqrt(n), but never more than n/39 lists: k-means needs ~39 points per
         # centroid, and a tiny corpus simply gets one list (= exact search).
         nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         if n:
             index.train(vectors)
         nprobe = min(DEFAULT_NPROBE, nlist)
         index.nprobe = nprobe
-        params = {"kind": "ivf", "nlist": nlist, "nprobe": nprobe}
+        params = {"kind": kind, "nlist": nlist, "nprobe": nprobe}
     else:
         raise ValueError(f"faiss: ukendt indekstype '{kind}' (tilladt: {', '.join(FAISS_KINDS)})")
     if n:
@@ -496,7 +511,7 @@ def _apply_search_params(index: faiss.Index, params: dict, ef_search: int | None
     kind = params.get("kind", "flat")
     if kind == "hnsw":
         faiss.downcast_index(index).hnsw.efSearch = int(ef_search or params.get("ef_search", DEFAULT_EF_SEARCH))
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivf-sq8"):
         ivf = faiss.extract_index_ivf(index)
         ivf.nprobe = int(nprobe or params.get("nprobe", DEFAULT_NPROBE))
         ivf.make_direct_map()  # reconstruct(row) for answer scoring
@@ -924,7 +939,9 @@ def load_meta(index_dir: Path, gen_dir: Path, manifest: dict) -> MetaIndex:
 
 def _faiss_kind(index: faiss.Index) -> str:
     concrete = faiss.downcast_index(index)
-    for kind, cls in (("hnsw", faiss.IndexHNSW), ("ivf", faiss.IndexIVF), ("flat", faiss.IndexFlat)):
+    kinds = (("hnsw", faiss.IndexHNSW), ("ivf-sq8", faiss.IndexIVFScalarQuantizer),
+             ("ivf", faiss.IndexIVF), ("flat", faiss.IndexFlat))
+    for kind, cls in kinds:
         if isinstance(concrete, cls):
             return kind
     return type(concrete).__name__

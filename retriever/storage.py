@@ -47,7 +47,7 @@ class RetrievalStore(Protocol):
 
     @property
     def vector_index_kind(self) -> str:
-        """How the vectors are searched: "flat" (exact), "hnsw" or "ivf"."""
+        """How the vectors are searched: "flat" (exact), "hnsw", "ivf" or "ivf-sq8" (8-bit codes)."""
         ...
 
     @property

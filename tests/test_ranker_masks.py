@@ -129,14 +129,14 @@ def test_best_positive_is_the_stable_sort_with_ties_in_row_order(seed):
         assert best_positive(masked, n).tolist() == reference_best(scores, mask, n)
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf", "ivf-sq8"])
 @pytest.mark.parametrize("share", [0.02, 0.3, 0.9])
 def test_nearest_rows_keeps_to_the_mask_and_still_finds_n(kind, share):
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(3000, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index, _ = make_faiss_index(vectors, 16, kind)
-    if kind == "ivf":
+    if kind.startswith("ivf"):
         faiss.extract_index_ivf(index).nprobe = faiss.extract_index_ivf(index).nlist  # exact
     mask = rng.random(3000) < share
     query = vectors[0] + 0.1 * rng.normal(size=16).astype(np.float32)
@@ -144,7 +144,7 @@ def test_nearest_rows_keeps_to_the_mask_and_still_finds_n(kind, share):
     rows = [row for row, _ in found]
     assert len(rows) == 20 and all(mask[rows])
     exact = np.flatnonzero(mask)[np.argsort(-(vectors[mask] @ query), kind="stable")][:20]
-    if kind == "hnsw":  # approximate: most of the exact neighbours
+    if kind in ("hnsw", "ivf-sq8"):  # approximate graph / 8-bit codes: most of the exact
         assert len(set(rows) & set(exact.tolist())) >= 16
     else:
         assert rows == exact.tolist()
