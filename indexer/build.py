@@ -620,16 +620,19 @@ def _embed(
     # The decisions are embedded too, into the cache only: a timeline or a decision question
     # compares the question with them, and embedding an archive's decisions at question time
     # was 97 % of a timeline's time (2.4 s at 100k chunks).
-    text_of.update((text_key(t), t) for t in map(decision_text, decisions))
+    decisions_of = {text_key(t): t for t in map(decision_text, decisions)}
     cache = EmbeddingCache(cache_path)
     report.warnings.extend(cache.warnings)
     try:
-        # Which texts the cache lacks, without loading the vectors it has: an archive's
-        # build would otherwise hold every window's, chunk's and decision's vector twice
-        # (as arrays, then as the matrix), ~1.3 GB per 100,000 chunks.
-        cached = cache.cached_keys(embedder.model_id, list(text_of))
+        # One read of the cache straight into the matrix; the decisions' vectors are only
+        # looked for, never loaded (an archive's build held every vector twice before).
+        matrix, lacking = _cached_matrix(cache, embedder, keys)
+        only_decisions = [k for k in decisions_of if k not in text_of]
+        cached_decisions = cache.cached_keys(embedder.model_id, only_decisions)
+        text_of.update(decisions_of)
         # Sorted by length: the engine pads a batch to its longest text.
-        missing = sorted((k for k in text_of if k not in cached), key=lambda k: len(text_of[k]))
+        missing = sorted([*lacking, *(k for k in only_decisions if k not in cached_decisions)],
+                         key=lambda k: len(text_of[k]))
         report.cached_texts = len(text_of) - len(missing)
         report.embedded_texts = len(missing)
         bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
@@ -637,9 +640,11 @@ def _embed(
             group = missing[start : start + EMBED_GROUP]
             vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
             cache.put_many(embedder.model_id, group, vecs)
+            for key, vec in zip(group, vecs):
+                if key in lacking:
+                    matrix[lacking[key]] = vec
             bar.update(len(group))
         bar.close()
-        matrix = _cached_matrix(cache, embedder, keys, text_of, report)
     finally:
         report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
         cache.close()
@@ -659,27 +664,30 @@ def _embed(
     )
 
 
-def _cached_matrix(cache: EmbeddingCache, embedder: Embedder, keys: list[str],
-                   text_of: dict[str, str], report: BuildReport) -> np.ndarray:
-    """The vectors of `keys`, in order, read from the cache a slice at a time into one
-    float32 matrix. A text the cache lost meanwhile (a damaged cache is set aside and
-    started afresh) is embedded again here, so the build still completes."""
-    if not keys:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    matrix: np.ndarray | None = None  # sized by the first vector: no model load to ask it
-    for start in range(0, len(keys), CACHE_SLICE):
-        part = keys[start : start + CACHE_SLICE]
+def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
+                   keys: list[str]) -> tuple[np.ndarray, dict[str, list[int]]]:
+    """The vectors of `keys` the cache holds, in key order, read a slice at a time straight
+    into one float32 matrix; and, for each key it lacks, the matrix rows still to fill."""
+    rows_of: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        rows_of.setdefault(key, []).append(row)
+    unique = sorted(rows_of)  # the cache's key order (see store._select_vectors)
+    matrix: np.ndarray | None = None  # sized by the first vector found: no model load for it
+    lacking: dict[str, list[int]] = {}
+    for start in range(0, len(unique), CACHE_SLICE):
+        part = unique[start : start + CACHE_SLICE]
         found = cache.get_many(embedder.model_id, part, None if matrix is None else matrix.shape[1])
-        lost = [k for k in dict.fromkeys(part) if k not in found]
-        if lost:
-            vecs = embedder.embed_passages([text_of[k] for k in lost], batch_size=DEFAULT_BATCH_SIZE)
-            cache.put_many(embedder.model_id, lost, vecs)
-            found.update(zip(lost, np.asarray(vecs, dtype=np.float32)))
-            report.embedded_texts += len(lost)
-        if matrix is None:
-            matrix = np.empty((len(keys), len(found[part[0]])), dtype=np.float32)
-        matrix[start : start + len(part)] = [found[k] for k in part]
-    return matrix
+        if matrix is None and found:
+            matrix = np.empty((len(keys), len(next(iter(found.values())))), dtype=np.float32)
+        for key in part:
+            vec = found.get(key)
+            if vec is None:
+                lacking[key] = rows_of[key]
+            else:
+                matrix[rows_of[key]] = vec
+    if matrix is None:  # nothing cached (a first build): the model says how wide
+        matrix = np.empty((len(keys), embedder.dim), dtype=np.float32)
+    return matrix, lacking
 
 
 # --------------------------------------------------------------------------- step 8

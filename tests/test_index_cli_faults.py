@@ -138,21 +138,6 @@ def test_unknown_model_fails_fast_without_download(tmp_path, good_txt, monkeypat
 
 
 # --------------------------------------------------------------------------- cache
-def test_texts_the_cache_loses_during_a_build_are_embedded_again(tmp_path, good_txt, monkeypatch):
-    """The build asks the cache which texts it holds, embeds the others, then reads every
-    vector back a slice at a time; a text the cache no longer has by then (set aside as
-    damaged meanwhile) is embedded at that point, and the index is complete."""
-    from indexer.store import EmbeddingCache
-
-    monkeypatch.setattr(EmbeddingCache, "cached_keys", lambda self, model_id, keys: set(keys))
-    result, output = run_index(good_txt, "--index", tmp_path / "index")
-    assert result.exit_code == 0, output
-    reader = IndexReader.open(tmp_path / "index")
-    assert reader.dense.ntotal == len(reader.window_chunk_ids) > 0
-    with sqlite3.connect(tmp_path / "index" / "embcache.sqlite") as db:
-        assert db.execute("SELECT count(*) FROM emb").fetchone()[0] >= reader.dense.ntotal
-
-
 def test_corrupt_embedding_cache_is_moved_aside_and_rebuilt(index_copy, good_txt):
     cache = index_copy / "embcache.sqlite"
     cache.write_bytes(os.urandom(8192))
