@@ -51,6 +51,7 @@ from kommunesoeg.core.errors import (
 )
 from kommunesoeg.core.models import Chunk, Decision, decision_text
 from kommunesoeg.core.pages import closed_pages_of
+from kommunesoeg.core.textnorm import tokenize
 
 CHUNKINGS = ("structured", "naive")
 WINDOW_SENTENCES = 3
@@ -184,10 +185,11 @@ def build_index(
         _check_unique_ids(chunks)
         # Step 7: embed what the cache does not have.
         vectors = _embed(chunks, decisions, embedder, index_dir / store.EMBCACHE, progress, report)
+        tokens = _lexical_tokens(chunks, index_dir / store.EMBCACHE, settings["index_code"], report)
         # Step 8: write a new generation and publish it.
         gen_dir = _write_generation(
-            index_dir, parsed, deduplicated, decisions, vectors, embedder, settings, parse_keys,
-            faiss_kind, previous,
+            index_dir, parsed, deduplicated, decisions, vectors, tokens, embedder, settings,
+            parse_keys, faiss_kind, previous,
         )
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
@@ -697,6 +699,7 @@ def _write_generation(
     deduplicated: Deduplicated,
     decisions: list[Decision],
     vectors: _Vectors,
+    tokens: list[list[str]],
     embedder: Embedder,
     settings: dict,
     parse_keys: dict[str, str],
@@ -728,7 +731,7 @@ def _write_generation(
         faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
         from indexer.lexical import build_lexical
 
-        build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR)
+        build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR, tokens)
         manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys,
                              faiss_params, chunk_params)
         store.publish_generation(index_dir, gen_dir, manifest)
@@ -744,6 +747,28 @@ def _write_generation(
             raise domain from exc
         raise
     return gen_dir
+
+
+def _lexical_tokens(chunks: list[Chunk], cache_path: Path, code: str,
+                    report: BuildReport) -> list[list[str]]:
+    """The BM25 tokens of each canonical chunk: from the cache for texts an earlier build
+    tokenised with the same tokenizer code (`settings["index_code"]`), tokenised now for
+    the rest, which are then cached."""
+    from indexer.lexical import lexical_text
+
+    texts = [lexical_text(c) for c in chunks if c.duplicate_of is None]
+    keys = [text_key(t) for t in texts]
+    cache = EmbeddingCache(cache_path)
+    try:
+        known = cache.get_tokens(code, keys)
+        new = {k: tokenize(t) for k, t in zip(keys, texts) if k not in known}
+        if new:
+            cache.put_tokens(code, new)
+    finally:
+        report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
+        cache.close()
+    known.update(new)
+    return [known[k] for k in keys]
 
 
 def _previous_faiss(previous: _Previous | None, name: str, key: str) -> tuple[faiss.Index, dict] | None:

@@ -8,7 +8,7 @@ amounts and names that an embedding model blurs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -26,11 +26,18 @@ def lexical_text(chunk: Chunk) -> str:
     return f"{chunk.header}\n{chunk.text}" if chunk.header else chunk.text
 
 
-def build_lexical(chunks: list[Chunk], out_dir: Path) -> None:
-    """Index the canonical chunks (duplicates are found through their canonical copy)."""
+def build_lexical(chunks: list[Chunk], out_dir: Path,
+                  tokens: Sequence[list[str]] | None = None) -> None:
+    """Index the canonical chunks (duplicates are found through their canonical copy).
+    `tokens`, when given, are `tokenize(lexical_text(c))` of those chunks, in order, made
+    or cached by the caller (the build keeps them between generations)."""
     canonical = [c for c in chunks if c.duplicate_of is None]
     out_dir.mkdir(parents=True, exist_ok=True)
-    corpus_tokens = [tokenize(lexical_text(c)) or ["\u2205"] for c in canonical]
+    if tokens is None:
+        tokens = [tokenize(lexical_text(c)) for c in canonical]
+    if len(tokens) != len(canonical):
+        raise ValueError(f"tokens for {len(tokens)} chunks, but {len(canonical)} canonical chunks")
+    corpus_tokens = [t or ["\u2205"] for t in tokens]
     model = bm25s.BM25(k1=1.2, b=0.75)
     model.index(corpus_tokens, show_progress=False)
     model.save(str(out_dir), show_progress=False)

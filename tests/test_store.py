@@ -76,6 +76,10 @@ def test_embedding_cache_is_keyed_by_model_and_text(tmp_path):
     # which texts are cached, without reading a vector (a build asks about millions)
     assert cache.cached_keys("m1", keys + [store.text_key("d")] + keys[:1]) == set(keys)
     assert cache.cached_keys("m2", keys) == set()
+    # BM25 tokens by tokenizer code and text key, beside the vectors
+    cache.put_tokens("code1", {keys[0]: ["budget", "2024", "emn-2023-000692"], keys[1]: []})
+    assert cache.get_tokens("code1", keys) == {keys[0]: ["budget", "2024", "emn-2023-000692"], keys[1]: []}
+    assert cache.get_tokens("code2", keys) == {}  # another tokenizer: nothing reused
     cache.close()
 
 
