@@ -27,7 +27,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -420,20 +420,12 @@ class EmbeddingCache:
     def get_tokens(self, code: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """text key -> its tokens, as made by the tokenizer whose source fingerprint is
         `code` (a changed tokenizer misses every entry, so nothing stale is reused)."""
-        found: dict[str, list[str]] = {}
         try:
-            unique = sorted(set(keys))  # key order: see _select_vectors
-            for start in range(0, len(unique), 500):
-                part = unique[start : start + 500]
-                rows = self.db.execute(
-                    f"SELECT sha1, tokens FROM tok WHERE code = ? AND sha1 IN ({','.join('?' * len(part))})",
-                    [code, *part],
-                )
-                found.update((key, text.split(" ") if text else []) for key, text in rows)
+            return {key: text.split(" ") if text else [] for key, text in _rows_by_key(
+                self.db, "SELECT sha1, tokens FROM tok WHERE code = ? AND sha1 IN ({})", code, keys)}
         except sqlite3.DatabaseError as exc:
             self._recover(exc)
             return {}
-        return found
 
     def put_tokens(self, code: str, tokens: Mapping[str, list[str]]) -> None:
         """Store tokens by text key (tokens never hold a space: `textnorm.tokenize`)."""
@@ -482,36 +474,33 @@ def read_cached_vectors(path: Path, model_id: str, texts: Sequence[str]) -> dict
     return {by_key[key]: vec for key, vec in found.items()}
 
 
-def _select_keys(db: sqlite3.Connection, model_id: str, keys: Sequence[str]) -> set[str]:
-    """The keys among `keys` the cache holds, 500 a query (as `_select_vectors`)."""
-    found: set[str] = set()
-    unique = sorted(set(keys))  # in key order: neighbouring B-tree pages, ~2.5x faster
+def _rows_by_key(db: sqlite3.Connection, query: str, scope: str, keys: Sequence[str]) -> Iterator[tuple]:
+    """The rows of `query` ("... WHERE <scope column> = ? AND sha1 IN ({})") for `keys`:
+    500 keys a query (SQLite's bound-parameter limit), in key order - neighbouring pages of
+    the cache's B-tree, 2.5 times faster than the order a build asks in (100,000 look-ups
+    2.75 -> 1.04 s)."""
+    unique = sorted(set(keys))
     for start in range(0, len(unique), 500):
         part = unique[start : start + 500]
-        found.update(key for (key,) in db.execute(
-            f"SELECT sha1 FROM emb WHERE model = ? AND sha1 IN ({','.join('?' * len(part))})",
-            [model_id, *part],
-        ))
-    return found
+        yield from db.execute(query.format(",".join("?" * len(part))), [scope, *part])
+
+
+def _select_keys(db: sqlite3.Connection, model_id: str, keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` the cache holds."""
+    return {key for (key,) in _rows_by_key(
+        db, "SELECT sha1 FROM emb WHERE model = ? AND sha1 IN ({})", model_id, keys)}
 
 
 def _select_vectors(db: sqlite3.Connection, model_id: str, keys: Sequence[str],
                     dim: int | None = None) -> dict[str, np.ndarray]:
-    """text key -> vector for the keys the cache holds (of `dim` values, when given), read
-    500 keys a query (SQLite's bound-parameter limit): the build's cache and the
-    retriever's read-only lookup share it."""
+    """text key -> vector for the keys the cache holds (of `dim` values, when given): the
+    build's cache and the retriever's read-only lookup share it."""
     found: dict[str, np.ndarray] = {}
-    unique = sorted(set(keys))  # in key order: neighbouring B-tree pages, ~2.5x faster
-    for start in range(0, len(unique), 500):
-        part = unique[start : start + 500]
-        rows = db.execute(
-            f"SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({','.join('?' * len(part))})",
-            [model_id, *part],
-        )
-        for key, blob in rows:
-            vec = np.frombuffer(blob, dtype=np.float32)
-            if dim is None or vec.shape[0] == dim:
-                found[key] = vec
+    for key, blob in _rows_by_key(
+            db, "SELECT sha1, vec FROM emb WHERE model = ? AND sha1 IN ({})", model_id, keys):
+        vec = np.frombuffer(blob, dtype=np.float32)
+        if dim is None or vec.shape[0] == dim:
+            found[key] = vec
     return found
 
 
