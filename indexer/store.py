@@ -539,6 +539,7 @@ def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat",
         params = {"kind": "hnsw", "M": HNSW_M, "ef_search": DEFAULT_EF_SEARCH}
     elif kind in IVF_KINDS:
         index, trained_on = _trained_ivf(vectors, dim, kind, previous)
+        index.make_direct_map()  # reconstruct(row): a narrow filter's rows are compared exactly
         nprobe = min(DEFAULT_NPROBE, index.nlist)
         index.nprobe = nprobe
         params = {"kind": kind, "nlist": index.nlist, "nprobe": nprobe, "trained_on": trained_on}
@@ -605,7 +606,7 @@ def _apply_search_params(index: faiss.Index, params: dict, ef_search: int | None
     elif kind in IVF_KINDS:
         ivf = faiss.extract_index_ivf(index)
         ivf.nprobe = int(nprobe or params.get("nprobe", DEFAULT_NPROBE))
-        ivf.make_direct_map()  # reconstruct(row) for answer scoring
+        ivf.make_direct_map()  # reconstruct(row): a narrow filter's rows (retriever.storage)
 
 
 # --------------------------------------------------------------------------- writing

@@ -305,6 +305,13 @@ def best_positive(scores: np.ndarray, n: int) -> np.ndarray:
 # itself (IDSelectorBitmap), so it still gets its `n` nearest rows instead of the few of
 # them that happen to lie among the archive's nearest.
 POST_FILTER_SHARE = 0.5
+# An approximate index only looks where the query's nearest vectors are (an IVF index in
+# its nprobe nearest lists, HNSW along its graph), and a narrow filter's rows are mostly
+# elsewhere. A mask of at most this many rows is therefore searched exactly: its vectors
+# are decoded and compared with the query (20,000 rows of 384 values: a few ms); a wider
+# one makes an IVF index probe as many more lists as the filter is narrow, so it weighs
+# as many allowed candidates as an unfiltered search would (and at least twice `n`).
+EXACT_MASK_ROWS = 20_000
 
 
 def nearest_rows(
@@ -328,20 +335,39 @@ def nearest_rows(
         found = [(row, sim) for row, sim in _search(index, query, deeper) if mask[row]]
         if len(found) >= n or deeper == total:
             return found[:n]
+    concrete = faiss.downcast_index(index)
+    if kept <= EXACT_MASK_ROWS and not isinstance(concrete, faiss.IndexFlat):
+        return _nearest_decoded(index, query[0], n, np.flatnonzero(mask))
     bitmap = np.packbits(mask, bitorder="little")  # row i is bit i & 7 of byte i >> 3
     selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # n: bytes
-    return _search(index, query, n, _params_with(index, selector))
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None:
+        return _search(index, query, n, _params_with(index, selector))
+    nprobe = min(ivf.nlist, max(math.ceil(ivf.nprobe * total / kept),
+                                math.ceil(2 * n * ivf.nlist / kept)))
+    while True:  # rows of a filter can crowd into few lists: probe more until n are found
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe, max_codes=ivf.max_codes)
+        found = _search(index, query, n, params)
+        if len(found) >= n or nprobe >= ivf.nlist:
+            return found
+        nprobe = min(ivf.nlist, nprobe * 4)
+
+
+def _nearest_decoded(index: faiss.Index, query: np.ndarray, n: int,
+                     rows: np.ndarray) -> list[tuple[int, float]]:
+    """The `n` best of `rows` by the inner product of their stored (decoded) vectors with
+    `query`; ties in row order, as FAISS orders them."""
+    sims = index.reconstruct_batch(rows.astype(np.int64)) @ query
+    order = np.lexsort((rows, -sims))[:n]
+    return [(int(rows[i]), float(sims[i])) for i in order]
 
 
 def _params_with(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
     """Search parameters carrying `selector`; an approximate index gets its own kind, with
-    its current efSearch / nprobe (FAISS refuses, or resets them with, the generic kind)."""
+    its current efSearch (FAISS refuses, or resets it with, the generic kind)."""
     concrete = faiss.downcast_index(index)
     if isinstance(concrete, faiss.IndexHNSW):
         return faiss.SearchParametersHNSW(sel=selector, efSearch=concrete.hnsw.efSearch)
-    ivf = faiss.try_extract_index_ivf(index)
-    if ivf is not None:
-        return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe, max_codes=ivf.max_codes)
     return faiss.SearchParameters(sel=selector)
 
 

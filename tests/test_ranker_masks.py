@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from indexer.embed import default_threads
+from indexer.store import _apply_search_params as apply_search_params
 from indexer.store import make_faiss_index
 from kommunesoeg.core.config import RetrievalConfig
 from kommunesoeg.core.models import Chunk
@@ -149,6 +150,33 @@ def test_nearest_rows_keeps_to_the_mask_and_still_finds_n(kind, share):
     else:
         assert rows == exact.tolist()
     assert nearest_rows(index, query, 20, np.zeros(3000, dtype=bool)) == []
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivf-sq8"])
+@pytest.mark.parametrize("share", [0.01, 0.1, 0.3])
+def test_a_filter_on_an_approximate_index_costs_no_recall(kind, share, monkeypatch):
+    """With the index's own efSearch / nprobe (not widened by the test), a filter still
+    gets n of its rows, and as many of the exact nearest as an unfiltered search gets of
+    its own: few rows are compared exactly, more make an IVF index probe more lists."""
+    from retriever import storage
+
+    monkeypatch.setattr(storage, "EXACT_MASK_ROWS", 2000)  # both paths at this small size
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(30000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index, params = make_faiss_index(vectors, 16, kind)
+    apply_search_params(index, params, None, None)
+    mask = rng.random(30000) < share
+    filtered, unfiltered = [], []
+    for probe in range(10):
+        query = vectors[probe] + 0.2 * rng.normal(size=16).astype(np.float32)
+        rows = [row for row, _ in nearest_rows(index, query, 50, mask)]
+        assert len(rows) == 50 and all(mask[rows])
+        exact = np.flatnonzero(mask)[np.argsort(-(vectors[mask] @ query), kind="stable")][:50]
+        filtered.append(len(set(rows) & set(exact.tolist())) / 50)
+        everywhere = [row for row, _ in nearest_rows(index, query, 50)]
+        unfiltered.append(len(set(everywhere) & set(np.argsort(-(vectors @ query))[:50].tolist())) / 50)
+    assert np.mean(filtered) >= np.mean(unfiltered) - 0.05, (np.mean(filtered), np.mean(unfiltered))
 
 
 def test_faiss_threads_never_exceed_omp_thread_limit(monkeypatch):
