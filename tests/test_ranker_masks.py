@@ -18,9 +18,9 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer.embed import default_threads
 from indexer.store import _apply_search_params as apply_search_params
 from indexer.store import make_faiss_index
+from indexer.threads import default_threads
 from kommunesoeg.core.config import RetrievalConfig
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
