@@ -16,6 +16,7 @@ read-only folder), leaves the index exactly as it was and raises one domain erro
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -23,7 +24,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,9 +184,11 @@ def build_index(
         chunks = deduplicated.chunks
         decisions = [d for p in parsed for d in p.decisions]
         _check_unique_ids(chunks)
-        # Step 7: embed what the cache does not have.
-        vectors = _embed(chunks, decisions, embedder, index_dir / store.EMBCACHE, progress, report)
-        tokens = _lexical_tokens(chunks, index_dir / store.EMBCACHE, settings["index_code"], report)
+        # Step 7: embed what the cache does not have, and make the BM25 tokens of texts no
+        # earlier build tokenised (both kept in the same cache file).
+        with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
+            vectors = _embed(chunks, decisions, embedder, cache, progress, report)
+            tokens = _lexical_tokens(chunks, cache, settings["index_code"])
         # Step 8: write a new generation and publish it.
         gen_dir = _write_generation(
             index_dir, parsed, deduplicated, decisions, vectors, tokens, embedder, settings,
@@ -611,7 +614,7 @@ def _embed(
     chunks: list[Chunk],
     decisions: Sequence[Decision],
     embedder: Embedder,
-    cache_path: Path,
+    cache: EmbeddingCache,
     progress: bool | ProgressCallback,
     report: BuildReport,
 ) -> _Vectors:
@@ -623,33 +626,27 @@ def _embed(
     # compares the question with them, and embedding an archive's decisions at question time
     # was 97 % of a timeline's time (2.4 s at 100k chunks).
     decisions_of = {text_key(t): t for t in map(decision_text, decisions)}
-    cache = EmbeddingCache(cache_path)
-    report.warnings.extend(cache.warnings)
-    try:
-        # One read of the cache straight into the matrix; the decisions' vectors are only
-        # looked for, never loaded (an archive's build held every vector twice before).
-        matrix, lacking = _cached_matrix(cache, embedder, keys)
-        only_decisions = [k for k in decisions_of if k not in text_of]
-        cached_decisions = cache.cached_keys(embedder.model_id, only_decisions)
-        text_of.update(decisions_of)
-        # Sorted by length: the engine pads a batch to its longest text.
-        missing = sorted([*lacking, *(k for k in only_decisions if k not in cached_decisions)],
-                         key=lambda k: len(text_of[k]))
-        report.cached_texts = len(text_of) - len(missing)
-        report.embedded_texts = len(missing)
-        bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
-        for start in range(0, len(missing), EMBED_GROUP):
-            group = missing[start : start + EMBED_GROUP]
-            vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
-            cache.put_many(embedder.model_id, group, vecs)
-            for key, vec in zip(group, vecs):
-                if key in lacking:
-                    matrix[lacking[key]] = vec
-            bar.update(len(group))
-        bar.close()
-    finally:
-        report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
-        cache.close()
+    # One read of the cache straight into the matrix; the decisions' vectors are only
+    # looked for, never loaded (an archive's build held every vector twice before).
+    matrix, lacking = _cached_matrix(cache, embedder, keys)
+    only_decisions = [k for k in decisions_of if k not in text_of]
+    cached_decisions = cache.cached_keys(embedder.model_id, only_decisions)
+    text_of.update(decisions_of)
+    # Sorted by length: the engine pads a batch to its longest text.
+    missing = sorted([*lacking, *(k for k in only_decisions if k not in cached_decisions)],
+                     key=lambda k: len(text_of[k]))
+    report.cached_texts = len(text_of) - len(missing)
+    report.embedded_texts = len(missing)
+    bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
+    for start in range(0, len(missing), EMBED_GROUP):
+        group = missing[start : start + EMBED_GROUP]
+        vecs = embedder.embed_passages([text_of[k] for k in group], batch_size=DEFAULT_BATCH_SIZE)
+        cache.put_many(embedder.model_id, group, vecs)
+        for key, vec in zip(group, vecs):
+            if key in lacking:
+                matrix[lacking[key]] = vec
+        bar.update(len(group))
+    bar.close()
     dim = matrix.shape[1]
     n_windows = len(windows)
     window_ids = [cid for cid, _, _ in windows]
@@ -664,6 +661,18 @@ def _embed(
         chunks=chunk_matrix,
         dim=dim,
     )
+
+
+@contextlib.contextmanager
+def _opened_cache(cache_path: Path, report: BuildReport) -> Iterator[EmbeddingCache]:
+    """The index's embedding cache, open while the build embeds and tokenises; what it had
+    to say (a damaged file set aside) goes into the build report once."""
+    cache = EmbeddingCache(cache_path)
+    try:
+        yield cache
+    finally:
+        report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
+        cache.close()
 
 
 def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
@@ -749,8 +758,7 @@ def _write_generation(
     return gen_dir
 
 
-def _lexical_tokens(chunks: list[Chunk], cache_path: Path, code: str,
-                    report: BuildReport) -> list[list[str]]:
+def _lexical_tokens(chunks: list[Chunk], cache: EmbeddingCache, code: str) -> list[list[str]]:
     """The BM25 tokens of each canonical chunk: from the cache for texts an earlier build
     tokenised with the same tokenizer code (`settings["index_code"]`), tokenised now for
     the rest, which are then cached."""
@@ -758,15 +766,10 @@ def _lexical_tokens(chunks: list[Chunk], cache_path: Path, code: str,
 
     texts = [lexical_text(c) for c in chunks if c.duplicate_of is None]
     keys = [text_key(t) for t in texts]
-    cache = EmbeddingCache(cache_path)
-    try:
-        known = cache.get_tokens(code, keys)
-        new = {k: tokenize(t) for k, t in zip(keys, texts) if k not in known}
-        if new:
-            cache.put_tokens(code, new)
-    finally:
-        report.warnings.extend(w for w in cache.warnings if w not in report.warnings)
-        cache.close()
+    known = cache.get_tokens(code, keys)
+    new = {k: tokenize(t) for k, t in zip(keys, texts) if k not in known}
+    if new:
+        cache.put_tokens(code, new)
     known.update(new)
     return [known[k] for k in keys]
 

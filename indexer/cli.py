@@ -54,8 +54,10 @@ index_option = click.option(
 @click.option("--chunk-overlap", default=DEFAULT_CHUNK_OVERLAP, show_default=True, type=click.IntRange(min=0),
               help="Overlap mellem nabostykker i tegn.")
 @click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat",
-              show_default=True, help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf; ivf-sq8 med 8-bit-koder "
-                   "fylder en fjerdedel i hukommelsen, men koster træfsikkerhed: se eval/RESULTS.md).")
+              show_default=True,
+              help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf; ivf-sq8 med "
+                   "8-bit-koder fylder en fjerdedel i hukommelsen, men koster træfsikkerhed: se "
+                   "eval/RESULTS.md).")
 @click.option("--naive", is_flag=True, help="Simpel opdeling i faste stykker (sammenligningsgrundlag).")
 @click.option("--prune", is_flag=True,
               help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")

@@ -28,11 +28,11 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
 
 import faiss
 import numpy as np
@@ -52,6 +52,8 @@ from kommunesoeg.core.errors import (
 )
 from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import ClosedListing
+
+_T = TypeVar("_T")
 
 CURRENT = "current"
 MANIFEST = "manifest.json"
@@ -395,24 +397,22 @@ class EmbeddingCache:
         )
         self.db = self._open()
 
-    def get_many(self, model_id: str, keys: Sequence[str], dim: int | None = None) -> dict[str, np.ndarray]:
+    def _read(self, read: Callable[[sqlite3.Connection], _T], empty: _T) -> _T:
+        """A read of the cache; a damaged file is set aside (`_recover`) and reads as
+        `empty`: for a cache, damage is only a miss."""
         try:
-            return self._get_many(model_id, keys, dim)
+            return read(self.db)
         except sqlite3.DatabaseError as exc:
             self._recover(exc)
-            return {}
+            return empty
 
-    def _get_many(self, model_id: str, keys: Sequence[str], dim: int | None) -> dict[str, np.ndarray]:
-        return _select_vectors(self.db, model_id, keys, dim)
+    def get_many(self, model_id: str, keys: Sequence[str], dim: int | None = None) -> dict[str, np.ndarray]:
+        return self._read(lambda db: _select_vectors(db, model_id, keys, dim), {})
 
     def cached_keys(self, model_id: str, keys: Sequence[str]) -> set[str]:
         """Which of `keys` the cache holds, without reading their vectors: a build of an
         archive asks about millions of texts and must not hold them all as arrays."""
-        try:
-            return _select_keys(self.db, model_id, keys)
-        except sqlite3.DatabaseError as exc:
-            self._recover(exc)
-            return set()
+        return self._read(lambda db: _select_keys(db, model_id, keys), set())
 
     def put_many(self, model_id: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         rows = [(model_id, k, v.tobytes()) for k, v in zip(keys, np.asarray(vectors, dtype=np.float32))]
@@ -421,12 +421,9 @@ class EmbeddingCache:
     def get_tokens(self, code: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """text key -> its tokens, as made by the tokenizer whose source fingerprint is
         `code` (a changed tokenizer misses every entry, so nothing stale is reused)."""
-        try:
-            return {key: text.split(" ") if text else [] for key, text in _rows_by_key(
-                self.db, "SELECT sha1, tokens FROM tok WHERE code = ? AND sha1 IN ({})", code, keys)}
-        except sqlite3.DatabaseError as exc:
-            self._recover(exc)
-            return {}
+        query = "SELECT sha1, tokens FROM tok WHERE code = ? AND sha1 IN ({})"
+        return self._read(lambda db: {key: text.split(" ") if text else []
+                                      for key, text in _rows_by_key(db, query, code, keys)}, {})
 
     def put_tokens(self, code: str, tokens: Mapping[str, list[str]]) -> None:
         """Store tokens by text key (tokens never hold a space: `textnorm.tokenize`)."""

@@ -2,11 +2,12 @@
 
 A decision question reads the decisions of the items its search found, of the items it
 names by title ("under punktet Eventuelt"), and of the other treatments of the chosen case
-(same sagsnummer, or the same title); a precedent row and a timeline read those of the item numbers they found. Scanning every decision for each of these - and
-stemming every title again - costs each question time in proportion to the archive (a
-ten-year archive holds on the order of 100,000 decisions). This index answers the three
-lookups from dictionaries built once per loaded generation, on first use (a search-only
-process never pays for it), under a lock so a Searcher can serve many threads.
+(same sagsnummer, or the same title); a precedent row and a timeline read those of the
+item numbers they found. Scanning every decision for each of these - and stemming every
+title again - costs each question time in proportion to the archive (a ten-year archive
+holds on the order of 100,000 decisions). This index answers these lookups from
+dictionaries built once per loaded generation, on first use (a search-only process never
+pays for it), under a lock so a Searcher can serve many threads.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.results import Filters, Precedent
 from kommunesoeg.core.sentences import cut_long, split_sentences
 from kommunesoeg.core.textnorm import content_terms, tokenize
-from retriever.access import may_see_decision, present
+from retriever.access import present
 from retriever.fusion import weighted_rrf
 from retriever.hits import hit_for
 from retriever.ranker import Ranker
@@ -110,8 +110,7 @@ def _item_key(chunk: Chunk) -> tuple:
 def _decision_for(chunk: Chunk, view: IndexView, role: str) -> Decision | None:
     """The decision recorded for this item that `role` may see: same document and number,
     matching title."""
-    same = [d for d in view.decision_index.numbered([(chunk.document, chunk.punkt)])
-            if may_see_decision(d, role)]
+    same = view.visible_decisions(role, [(chunk.document, chunk.punkt)])
     if not same:
         return None
     title = chunk.punkt_title or ""

@@ -21,7 +21,7 @@ from kommunesoeg.core.config import TimelineConfig
 from kommunesoeg.core.models import decision_text
 from kommunesoeg.core.results import Filters, TimelineEntry
 from kommunesoeg.core.textnorm import content_terms
-from retriever.access import may_see_decision, present
+from retriever.access import present
 from retriever.hits import hit_for
 from retriever.ranker import Ranker
 from retriever.view import IndexView
@@ -48,8 +48,8 @@ def build_timeline(
     items_found = {(c.shown.document, c.shown.punkt) for c in ranked if c.shown.punkt is not None}
     decisions = [
         d
-        for d in view.decision_index.numbered(items_found)
-        if may_see_decision(d, role) and view.passes(view.chunk(d.chunk_id), filters)
+        for d in view.visible_decisions(role, items_found)
+        if view.passes(view.chunk(d.chunk_id), filters)
     ]
     if not decisions:
         return []

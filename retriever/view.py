@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -239,8 +239,12 @@ class IndexView:
         """(first, last) meeting date of the chunks `role` may see, from the arrays."""
         return self.rows.date_span(role)
 
-    def visible_decisions(self, role: str) -> list[Decision]:
-        return [d for d in self.store.decisions if may_see_decision(d, role)]
+    def visible_decisions(self, role: str,
+                          numbers: Iterable[tuple[str, int | None]] | None = None) -> list[Decision]:
+        """The decisions `role` may see: all of them, or those recorded under these
+        (document, item number) pairs (looked up, not scanned: a precedent row, a timeline)."""
+        decisions = self.store.decisions if numbers is None else self.decision_index.numbered(numbers)
+        return [d for d in decisions if may_see_decision(d, role)]
 
     def closed_pages(self, document: str) -> set[int]:
         """Pages of `document` holding closed text."""
