@@ -27,14 +27,22 @@ from kommunesoeg.core.outcomes import OUTCOME_RULES, OUTCOMES_EN, find_followups
 from kommunesoeg.core.results import Answer, AnswerSentence, ClosedListing, Filters, Hit
 from kommunesoeg.core.textnorm import content_terms
 from retriever.access import sees_closed
-from retriever.answertype import REQUIRED_TYPES, SOFT_TYPES, expected_type, holds_answer_type
+from retriever.answertype import (
+    REQUIRED_TYPES,
+    SOFT_TYPES,
+    asked_types,
+    expected_type,
+    holds_answer_type,
+    labelled_answer,
+)
 from retriever.closed_listing import closed_listing_text, match_listing
 from retriever.decision_card import TRUNCATED, DecisionAnswer, decision_answer, title_named
+from retriever.form_context import carried_context, continuation, open_entry
 from retriever.generative import generate_answer
-from retriever.hits import top_hits
+from retriever.hits import hit_for, top_hits
 from retriever.intent import asks_the_minutes, is_decision_question
 from retriever.items import item_of, mentioned_dates, states_date
-from retriever.quotable import quotable_texts, quotable_units, verbatim_runs
+from retriever.quotable import is_field, quotable_texts, quotable_units, verbatim_runs
 from retriever.ranker import Ranker
 from retriever.view import IndexView
 
@@ -59,6 +67,9 @@ def is_english(question: str) -> bool:
 
 
 NAMED_ITEM_BONUS = 0.05  # for the units of an item the question names by its title
+# for a form field whose label is the asked type ("Tid:" for "hvor lang tid"), and more when
+# it also names what the question asks it of ("Mødetid:" for "hvornår holder de møde?")
+LABELLED_BONUS = (0.0, 0.04, 0.15)
 NEIGHBOUR_DECAY = 0.03  # what a typed unit inherits from a neighbour loses per unit between
 MAX_EMBEDDED_CHARS = 400  # a unit is embedded for reranking up to this length (~100 tokens)
 
@@ -166,7 +177,7 @@ def _norm(text: str) -> str:
 
 
 def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
-                 hits: list[Hit]) -> list[_Candidate]:
+                 hits: list[Hit], role: str) -> list[_Candidate]:
     """Score every quotable unit of the pool: meaning (its best window), words (in the
     unit, its form entry and its item title), rank, outcome, answer type."""
     terms = content_terms(question)
@@ -174,15 +185,24 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
     minutes_q = asks_the_minutes(question)
     kind = expected_type(question)
     dates = mentioned_dates(question)
-    units = [quotable_units(hit.text, hit.punkt, hit.punkt_title) for hit in hits]
+    carried = [carried_context(view, hit, role) for hit in hits]
+    units = [quotable_units(hit.text, hit.punkt, hit.punkt_title, entry=before.entry)
+             for hit, before in zip(hits, carried)]
+    # A field's label answers the question only for the form entry the question is about
+    # ("Ansvarlig:" of "4. Status på MSB's mål og økonomi", not of the entry above it).
+    entry_cover = {u.context: view.terms.coverage(terms, u.context)
+                   for found in units for u in found if u.context}
+    asked_entry = max(entry_cover.values(), default=0.0)
     candidates: list[_Candidate] = []
     for i, (hit, windows) in enumerate(zip(hits, window_scores(view, query_vec, hits))):
         normalised = [(_norm(text), score) for text, score in windows]
         fallback = float(np.mean([sc for _, sc in windows])) if windows else 0.0
         decided = _decision_text_of(view, hit)
         # a question naming a date ("mødet den 29. marts 2023") is about the passage that
-        # states that date, not the same form for another meeting
-        on_date = 0.05 if dates and states_date(hit.text, dates) else 0.0
+        # states that date - or continues the form whose date line states it - not the
+        # same form for another meeting
+        on_date = 0.05 if dates and states_date(f"{carried[i].form_date}\n{hit.text}",
+                                                dates) else 0.0
         # "under punktet Eventuelt": a question naming an item by its title means that item
         named = NAMED_ITEM_BONUS if hit.punkt_title and title_named(terms, hit.punkt_title) else 0.0
         for position, unit in enumerate(units[i]):
@@ -206,6 +226,9 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
                 cand.score += 0.08 if in_minutes else 0.03
             if kind in SOFT_TYPES and holds_answer_type(unit.text, kind, question):
                 cand.score += 0.03
+            # "Mødetid: Kl. 18.15 – 20.00" for "hvornår holder udvalget møde?"
+            if not unit.context or entry_cover[unit.context] >= asked_entry:
+                cand.score += LABELLED_BONUS[labelled_answer(unit.text, question)]
             if len(unit.text) < 25 and not unit.context:  # fragments ("Godkendt.")
                 cand.score -= 0.05
             if unit.text.endswith("?"):  # a question in the text is rarely its answer
@@ -284,6 +307,8 @@ def _select(candidates: list[_Candidate], minutes_q: bool,
             break
         if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
             continue  # without the list after it, and that list is scored on its own
+        if best.context and cand.context and cand.context != best.context:
+            continue  # a field of another form entry answers about that entry
         same = cand.hit_index == best.hit_index
         offset = cand.position - best.position
         if minutes_q and in_minutes and same and 0 < abs(offset) <= 2:
@@ -466,14 +491,15 @@ def answer_question(
         answer = generate_answer(question, pool)
         if answer is not None:
             return answer
-    candidates = _score_units(view, question, query_vec, pool)
+    pool = _with_continuation(view, question, pool, filters, role)
+    candidates = _score_units(view, question, query_vec, pool, role)
     candidates = _rerank_by_sentence(view, question, query_vec, candidates, config.rerank)
     if decision_q:
         found = decision_answer(view, question, query_vec, pool, config, filters=filters,
                                 role=role)
         if found is not None and _card_fits(question, found, candidates, pool, config):
             return _decision_answer(question, found, candidates, pool, config)
-    candidates = _of_expected_type(question, candidates, config.type_margin)
+    candidates = _of_expected_type(question, candidates, pool, config.type_margin)
     if not candidates:
         return _refusal(question, hits, role)
     candidates = _one_item(question, candidates, pool)
@@ -524,7 +550,7 @@ def _decision_answer(question: str, found: DecisionAnswer, candidates: list[_Can
     return Answer(question, text, sentences, citations, False, "extractive", decision=found.card)
 
 
-def _of_expected_type(question: str, candidates: list[_Candidate],
+def _of_expected_type(question: str, candidates: list[_Candidate], hits: list[Hit],
                       margin: float) -> list[_Candidate]:
     """For "how many / how much / when" questions, only units that state a quantity or a
     time the question does not already state can answer; they must also be nearly as
@@ -535,25 +561,63 @@ def _of_expected_type(question: str, candidates: list[_Candidate],
     ("Forvaltningscheferne har bedt om, at rådmændene orienteres ..." / "MSB's rådmand
     orienteres på rådmandsmøde den 16. januar 2023."), so a typed unit is as relevant as
     its best neighbour within two units of the same passage, less NEIGHBOUR_DECAY a step.
+    Likewise a field of an agenda form's entry ("Tid: 19.05 – 19.30 (25 min.)" under
+    "5. Status på UC Gadeplan") is as relevant as the entry's best unit, in whichever
+    passage of the pool it stands, less two steps: the entry is one record.
     """
-    kind = expected_type(question)
-    if kind not in REQUIRED_TYPES or not candidates:
+    kinds = asked_types(question)
+    if not kinds or kinds[0] not in REQUIRED_TYPES or not candidates:
         return candidates
     best = max(c.score for c in candidates)
     by_place = {(c.hit_index, c.position): c.score for c in candidates}
+    by_record: dict[tuple, float] = {}
+    for cand in candidates:
+        key = _record_of(cand, hits)
+        by_record[key] = max(by_record.get(key, float("-inf")), cand.score)
     kept = []
     for cand in candidates:
-        if not holds_answer_type(cand.text, kind, question):
-            continue
+        if not (holds_answer_type(cand.text, kinds[0], question)
+                or labelled_answer(cand.text, question)):
+            continue  # "hvornår og hvor": a time, or a field stating the place
         inherited = max(
             by_place.get((cand.hit_index, cand.position + step), float("-inf"))
             - NEIGHBOUR_DECAY * abs(step)
             for step in (-2, -1, 1, 2)
         )
+        if cand.context and is_field(cand.text):
+            inherited = max(inherited, by_record[_record_of(cand, hits)] - 2 * NEIGHBOUR_DECAY)
         cand.score = max(cand.score, inherited)
         if cand.score >= best - margin:
             kept.append(cand)
     return kept
+
+
+def _with_continuation(view: IndexView, question: str, pool: list[Hit], filters: Filters,
+                       role: str) -> list[Hit]:
+    """The pool, and the passage after the one that ends inside the form entry that the
+    question's words name best: "4. Status på MSB's mål og økonomi, regnskab 2022" may end
+    one passage while its "Ansvarlig:" and "Tid:" fields start the next."""
+    terms = content_terms(question)
+    best, best_cover = None, 0.0
+    for hit in pool:
+        entry = open_entry(hit, carried_context(view, hit, role).entry)
+        cover = view.terms.coverage(terms, entry) if entry else 0.0
+        if cover > best_cover:
+            best, best_cover = hit, cover
+    after = None if best is None else continuation(view, best, role, filters)
+    if after is None:
+        return pool
+    canonical = view.canonical_id(after.chunk_id)
+    if any(view.canonical_id(hit.chunk_id) == canonical for hit in pool):
+        return pool
+    return [*pool, hit_for(view, len(pool) + 1, 0.0, canonical, after, role)]
+
+
+def _record_of(cand: _Candidate, hits: list[Hit]) -> tuple:
+    """The form entry a unit belongs to, within its document part: its context, or the
+    unit itself when it is an entry heading (the context of the fields under it)."""
+    hit = hits[cand.hit_index]
+    return (hit.document, hit.punkt, hit.bilag, cand.context or cand.text)
 
 
 def _answer_pool(view: IndexView, ranker: Ranker, question: str, query: str,

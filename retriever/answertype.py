@@ -66,17 +66,19 @@ _PLACE = re.compile(
 )
 
 
+_ASKS = (("quantity", _QUANTITY_Q), ("time", _TIME_Q), ("person", _PERSON_Q), ("place", _PLACE_Q))
+
+
+def asked_types(question: str) -> tuple[str, ...]:
+    """Every answer type the question asks, most telling first: "Hvornår og hvor holder
+    udvalget møde?" asks a time and a place."""
+    return tuple(kind for kind, asks in _ASKS if asks.search(question))
+
+
 def expected_type(question: str) -> str | None:
     """"quantity", "time", "person", "place" or None (any sentence may answer)."""
-    if _QUANTITY_Q.search(question):
-        return "quantity"
-    if _TIME_Q.search(question):
-        return "time"
-    if _PERSON_Q.search(question):
-        return "person"
-    if _PLACE_Q.search(question):
-        return "place"
-    return None
+    kinds = asked_types(question)
+    return kinds[0] if kinds else None
 
 
 REQUIRED_TYPES = ("quantity", "time")  # a sentence without one cannot answer
@@ -143,3 +145,32 @@ def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bo
     if kind == "place":
         return bool(_PLACE.search(sentence))
     return True
+
+
+# Agenda-form fields whose label says what they state. "Mødetid: Kl. 18.15 – 20.00" is the
+# answer to "hvornår holder udvalget møde?" however little its few words share in meaning
+# with the question; "Tid: 19.05 – 19.30 (25 min.)" answers "hvor lang tid er der sat af?".
+_LABELS = {
+    "time": ("mødetid", "mødedato", "dato", "tid", "tidspunkt", "frist"),
+    "place": ("mødested", "sted", "lokale", "adresse"),
+    "person": ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent"),
+    "quantity": ("tid",),  # for a duration only ("hvor lang tid")
+}
+_LABEL = re.compile(r"^([A-ZÆØÅ][\wæøå]{1,15}):\s+\S")
+
+
+def labelled_answer(unit: str, question: str) -> int:
+    """2 when `unit` is a form field whose label is a value of a type `question` asks and
+    names what the question asks it of ("Mødetid:" for "hvornår holder udvalget møde?"),
+    1 when only its type fits ("Tid:" for "hvor lang tid er der sat af?"), else 0."""
+    label = _LABEL.match(unit)
+    if label is None:
+        return 0
+    name = label.group(1).casefold()
+    for kind in asked_types(question):
+        if kind == "quantity" and not _DURATION_Q.search(question):
+            continue
+        if name in _LABELS[kind] and holds_answer_type(unit, kind, question):
+            words = re.findall(r"\w{4,}", question.casefold())
+            return 2 if any(name.startswith(word) for word in words) else 1
+    return 0

@@ -44,9 +44,14 @@ def _table_row(line: str) -> str | None:
     return None
 
 
+# A page number the PDF glued to the first line of the page ("Side 3 af 4Baggrund/formål:")
+_GLUED_PAGE_NUMBER = re.compile(r"^Side\s+\d{1,4}\s+af\s+\d{1,4}(?=\s|[A-ZÆØÅ])\s*")
+
+
 def clean(unit: str) -> str:
-    """Whitespace collapsed and a leading bullet glyph removed; the words stay verbatim."""
-    return re.sub(r"\s+", " ", _BULLET.sub("", unit)).strip()
+    """Whitespace collapsed, a leading bullet glyph and a glued page number removed; the
+    words stay verbatim."""
+    return _GLUED_PAGE_NUMBER.sub("", re.sub(r"\s+", " ", _BULLET.sub("", unit)).strip())
 
 
 @dataclass(frozen=True)
@@ -60,23 +65,26 @@ class Unit:
 
 
 # "5. Indledende drøftelse af Budget 24", "C) Evt. orientering" - not a date "23. marts 2023"
+# or a period "3. kvartal 2023"
 _ENTRY = re.compile(
     r"^(?:\d{1,2}[.)]|[A-H]\))\s*(?!(?:januar|februar|marts|april|maj|juni|juli|august|"
-    r"september|oktober|november|december)\b)\S",
+    r"september|oktober|november|december|kvartal)\b)\S",
     re.IGNORECASE,
 )
 
 
-def quotable_units(text: str, punkt: int | None = None, title: str | None = None) -> list[Unit]:
+def quotable_units(text: str, punkt: int | None = None, title: str | None = None,
+                   entry: str = "") -> list[Unit]:
     """The quotable units of a passage, in reading order, each with its context.
 
     `punkt`/`title` name the item the passage belongs to, so that its heading (which
     repeats the title) is left out: the answer names the item in its citation instead.
+    `entry` is the form entry open where the passage starts (`form_context`): the units
+    before the passage's own first entry belong to it.
     """
-    entry = ""
     units: list[Unit] = []
     for unit in quotable_texts(text, punkt, title):
-        if _ENTRY.match(unit) and not _FIELD.match(unit):
+        if _is_entry(unit):
             # a short numbered entry of an agenda form starts a record; a long numbered
             # sentence ("1) Rådmanden godkender ...") is prose, not a heading
             entry = unit if len(unit) <= MAX_ENTRY_CHARS else ""
@@ -84,6 +92,25 @@ def quotable_units(text: str, punkt: int | None = None, title: str | None = None
         else:
             units.append(Unit(unit, entry))
     return units
+
+
+def is_field(unit: str) -> bool:
+    """Whether `unit` is a field line of an agenda form ("Tid: 19.05 – 19.30 (25 min.)")."""
+    return bool(_FIELD.match(unit))
+
+
+def _is_entry(unit: str) -> bool:
+    return bool(_ENTRY.match(unit)) and not _FIELD.match(unit)
+
+
+def last_entry(text: str, punkt: int | None = None, title: str | None = None) -> str | None:
+    """The form entry still open at the end of a passage: None when the passage has no
+    numbered entry at all (the one open before it is still open), "" when its last one
+    was a long numbered sentence (prose, no entry open)."""
+    entries = [u for u in quotable_texts(text, punkt, title) if _is_entry(u)]
+    if not entries:
+        return None
+    return entries[-1] if len(entries[-1]) <= MAX_ENTRY_CHARS else ""
 
 
 def quotable_texts(text: str, punkt: int | None = None, title: str | None = None) -> list[str]:

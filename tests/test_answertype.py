@@ -13,8 +13,10 @@ from retriever.answer import NO_ANSWER
 from retriever.answertype import (
     REQUIRED_TYPES,
     SOFT_TYPES,
+    asked_types,
     expected_type,
     holds_answer_type,
+    labelled_answer,
 )
 
 pytest_plugins = ["fixtures_index"]
@@ -302,3 +304,31 @@ def test_amount_question_with_an_answer_quotes_the_amount(searcher):
     )
     assert not answer.insufficient_evidence
     assert any(holds_answer_type(s.text, "quantity") for s in answer.sentences)
+
+
+# ----------------------------------------------------------------------------- form fields
+def test_a_question_may_ask_two_types():
+    question = "Hvornår og hvor holder Social- og Beskæftigelsesudvalget møde den 29. marts 2023?"
+    assert asked_types(question) == ("time", "place")
+    assert expected_type(question) == "time"
+
+
+@pytest.mark.parametrize(
+    ("unit", "question", "strength"),
+    [
+        # the label names what is asked of: the meeting's time, the responsible person
+        ("Mødetid: Kl. 18.15 – 20.00", "Hvornår holder udvalget møde?", 2),
+        ("Mødested: Rådhuset, lokale 398", "Hvornår og hvor holder udvalget møde?", 2),
+        ("Ansvarlig: Michael Justesen", "Hvem er ansvarlig for punktet om regnskab 2022?", 2),
+        # only the type fits: a duration is a time field
+        ("Tid: 19.05 – 19.30 (25 min.)", "Hvor lang tid er der sat af til UC Gadeplan?", 1),
+        ("Deltagere: Mette Søberg og Peter Kessel Overgaard", "Hvem var med på mødet?", 1),
+        # a field of another type, a value-less field, or prose is no labelled answer
+        ("Tid: 19.05 – 19.30 (25 min.)", "Hvor mange penge koster projektet?", 0),
+        ("Ansvarlig: Michael Justesen", "Hvornår holder udvalget møde?", 0),
+        ("Mødetid: efter aftale", "Hvornår holder udvalget møde?", 0),
+        ("Udvalget holder møde kl. 18.15 på Rådhuset.", "Hvornår holder udvalget møde?", 0),
+    ],
+)
+def test_labelled_answer(unit, question, strength):
+    assert labelled_answer(unit, question) == strength

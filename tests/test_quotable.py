@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from retriever.quotable import Unit, quotable_texts, quotable_units
+from retriever.quotable import Unit, is_field, last_entry, quotable_texts, quotable_units
 
 pytest_plugins = ["fixtures_index"]
 
@@ -269,3 +269,32 @@ def test_the_sample_agenda_form_as_indexed(sample_index):
     entry5 = "5. Indledende drøftelser af budgettemaer"
     assert Unit("Ansvarlig: Michael Justesen", entry5) in units
     assert Unit("Tid: 19.05 – 19.20 (15 min.)", entry5) in units
+
+
+# ----------------------------------------------------------------------------- across passages
+def test_an_entry_open_where_a_passage_starts_is_the_context_of_its_first_units():
+    units = quotable_units("Ansvarlig: Vibeke Jensen\nTid: 19.05 – 19.30 (25 min.)\n"
+                           "6. Orienteringspunkter\nAnsvarlig: Lotte Henriksen",
+                           entry="5. Status på UC Gadeplan")
+    assert units[0] == Unit("Ansvarlig: Vibeke Jensen", "5. Status på UC Gadeplan")
+    assert units[1] == Unit("Tid: 19.05 – 19.30 (25 min.)", "5. Status på UC Gadeplan")
+    assert units[-1] == Unit("Ansvarlig: Lotte Henriksen", "6. Orienteringspunkter")
+
+
+def test_the_entry_open_at_the_end_of_a_passage():
+    assert last_entry("Mødetid: Kl. 18.15\nAnsvarlig: Anders") is None  # none of its own
+    assert last_entry("4. Budget 24\nTid: 15 min.\n5. Status på UC Gadeplan\nBaggrund/formål: "
+                      "Udvalget orienteres.") == "5. Status på UC Gadeplan"
+    long_entry = "2) " + "Forvaltningen udarbejder en samlet plan for området " * 3
+    assert last_entry(f"1. Budget 24\n{long_entry.strip()}") == ""  # prose closed the entry
+
+
+def test_a_quarter_is_a_period_not_an_entry():
+    units = quotable_units("3. kvartal 2023\nStatus: afventer ministeriet")
+    assert units[1].context == ""
+
+
+def test_a_page_number_glued_to_the_first_line_is_not_quoted():
+    texts = quotable_texts("Side 3 af 4Baggrund/formål: Udvalget orienteres om status.")
+    assert texts == ["Baggrund/formål: Udvalget orienteres om status."]
+    assert is_field(texts[0])
