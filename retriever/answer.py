@@ -54,10 +54,14 @@ CLOSED_NOTICE = "Lukkede dagsordenspunkter kan ikke søges af offentligheden."
 CLOSED_NOTICE_EN = "Closed agenda items cannot be searched by the public."
 ANSWER_MODES = ("extractive", "generative")
 
+# English function words that are not also Danish words: "for", "have", "at", "to", "by",
+# "is", "be" and "do" are both ("Skal rapporten have data med for 2023?").
 _ENGLISH = {
-    "the", "what", "was", "were", "is", "are", "of", "to", "and", "in", "on", "for", "about",
-    "when", "which", "who", "how", "did", "does", "do", "be", "been", "has", "have", "with",
-    "from", "by", "at", "an", "a", "will", "this", "that", "there", "any", "many", "much",
+    "the", "what", "was", "were", "are", "of", "and", "in", "on", "about", "when", "which",
+    "who", "how", "did", "does", "been", "has", "had", "with", "from", "an", "a", "will",
+    "this", "that", "there", "any", "many", "much", "would", "could", "should", "it", "its",
+    "they", "their", "into", "or", "not", "can", "where", "why", "whose", "whom", "these",
+    "those", "than", "also",
 }
 
 
@@ -221,7 +225,7 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
                               in_minutes=in_minutes)
             cand.score = dense + 0.35 * lexical + 0.06 / (1 + i) + on_date + named
             if minutes_q and in_minutes:  # what was decided, not what was proposed
-                cand.score += 0.04
+                cand.score += 0.06
             if decision_q and _states_outcome(unit.text):
                 cand.score += 0.08 if in_minutes else 0.03
             if kind in SOFT_TYPES and holds_answer_type(unit.text, kind, question):

@@ -31,7 +31,14 @@ _MINUTES_QUESTION = re.compile(
 )
 
 
+# A yes/no question about what shall or must be done ("Skal kvalitetsrapporten indeholde
+# data om normeringer?"): the proposal asks it, the minutes settle it.
+_MUST_QUESTION = re.compile(r"^\s*(?:skal|skulle|må|måtte|should|must|shall)\b", re.IGNORECASE)
+
+
 def asks_the_minutes(question: str) -> bool:
-    """A decision question, or a question about what a deciding body said or wanted: its
-    answer is more likely in the minutes (Beslutning) than in the proposal."""
-    return is_decision_question(question) or bool(_MINUTES_QUESTION.search(question))
+    """A decision question, a question about what a deciding body said or wanted, or
+    whether something shall be done: its answer is more likely in the minutes
+    (Beslutning) than in the proposal."""
+    return (is_decision_question(question) or bool(_MINUTES_QUESTION.search(question))
+            or bool(_MUST_QUESTION.search(question)))

@@ -272,3 +272,24 @@ def test_internal_refusal_has_no_closed_notice_and_english_refusal_is_english(se
     english = searcher.ask("How many parking tickets did the municipality issue in 2019?")
     assert english.insufficient_evidence
     assert english.answer == f"{NO_ANSWER_EN} {CLOSED_NOTICE_EN}"
+
+
+def test_whether_something_shall_be_done_is_answered_from_the_decision(searcher) -> None:
+    """"Skulle titlen ændres?" is settled by the minutes' "Beslutninger", not by the
+    Indstilling that proposed the report (MBU rådmandsmøde 10 January 2023, Punkt 5)."""
+    answer = searcher.ask("Skulle titlen på kvalitetsrapporten for 0-6-årsområdet ændres?",
+                          role="public")
+    assert answer.answer.startswith("Titlen på rapporten skal ændres.")
+    assert "Drøfter og godkender" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Skal kvalitetsrapporten 2023 for 0-6-årsområdet have normeringsdata med?",
+     "Er der afsat tid til status på UC Gadeplan på udvalgsmødet den 1. marts 2023?"],
+)
+def test_danish_words_shared_with_english_keep_a_danish_answer(question) -> None:
+    from retriever.answer import is_english
+
+    assert not is_english(question)  # "for", "have", "at", "to" are Danish words too
+    assert is_english("Had MSB received any proposals from MBU for joint initiatives?")

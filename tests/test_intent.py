@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retriever.intent import is_decision_question
+from retriever.intent import asks_the_minutes, is_decision_question
 
 
 @pytest.mark.parametrize(
@@ -77,3 +77,25 @@ def test_words_are_matched_whole():
 def test_case_does_not_matter():
     assert is_decision_question("HVAD BLEV BESLUTTET OM BUDGETTET?")
     assert is_decision_question("what HAPPENED at the meeting?")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Skal kvalitetsrapporten indeholde data om normeringer?",
+        "Skulle titlen på rapporten ændres?",
+        "Må skolerne selv bruge de frivillige test?",
+        "Should the report include staffing data?",
+    ],
+)
+def test_whether_something_shall_be_done_asks_the_minutes(question):
+    assert asks_the_minutes(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hvornår er der møde?", "Hvem skal deltage i mødet?", "Hvad skal rapporten hedde?",
+     "Er der skal-krav i loven?"],
+)
+def test_a_shall_inside_the_question_does_not_ask_the_minutes(question):
+    assert not asks_the_minutes(question)
