@@ -22,7 +22,11 @@ _QUANTITY_Q = re.compile(
     r"beløb\w*|antal(let)?|how\s+(many|much|long)|what\s+(does|did)\s+\w+\s+cost)\b",
     re.IGNORECASE,
 )
-_TIME_Q = re.compile(r"\b(hvornår|when|what\s+date|which\s+date)\b", re.IGNORECASE)
+_TIME_Q = re.compile(
+    r"\b(hvornår|hvilke[nt]?\s+(dato|datoer|dag|tidspunkt|år|måned|uge|kvartal)|"
+    r"when|(what|which)\s+(date|day|year|month|week|time)|what\s+time)\b",
+    re.IGNORECASE,
+)
 
 _MONTHS = "|".join(MONTHS_DA) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|dec"
 # A number that counts or measures something: not a list marker ("1." / "2)") at the start,

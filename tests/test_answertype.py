@@ -31,6 +31,11 @@ pytest_plugins = ["fixtures_index"]
         ("How much was granted?", "quantity"),
         ("Hvornår blev planen endeligt vedtaget?", "time"),
         ("When is the first follow-up expected?", "time"),
+        ("Fra hvilken dato gjaldt den tidligere beslutning?", "time"),
+        ("I hvilket år skal projektet evalueres?", "time"),
+        ("Hvilken måned forventes sagen i byrådet?", "time"),
+        ("Which year was the plan adopted?", "time"),
+        ("Hvilken dagsorden blev godkendt?", None),  # "dag" inside a word is no time
         ("Hvad blev besluttet om Opgang til Opgang?", None),
     ],
 )
