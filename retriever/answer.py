@@ -235,7 +235,9 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
                 cand.score += LABELLED_BONUS[labelled_answer(unit.text, question)]
             if len(unit.text) < 25 and not unit.context:  # fragments ("Godkendt.")
                 cand.score -= 0.05
-            if unit.text.endswith("?"):  # a question in the text is rarely its answer
+            # a question in the text is rarely its answer - unless the minutes record it as
+            # raised at the meeting ("Er der mulighed for at skaffe finansiering via fonde?")
+            if unit.text.endswith("?") and not (minutes_q and in_minutes):
                 cand.score -= 0.05
             candidates.append(cand)
     return candidates

@@ -293,3 +293,13 @@ def test_danish_words_shared_with_english_keep_a_danish_answer(question) -> None
 
     assert not is_english(question)  # "for", "have", "at", "to" are Danish words too
     assert is_english("Had MSB received any proposals from MBU for joint initiatives?")
+
+
+def test_a_question_the_minutes_record_as_raised_is_quoted(searcher) -> None:
+    """The MSB rådmandsmøde of 23 March 2023 records, under Opgang til Opgang, the question
+    "Er der mulighed for at skaffe finansiering via fonde?" as raised by the rådmandskreds:
+    asked whether that came up, the answer quotes it (a question in a passage is otherwise
+    rarely its answer)."""
+    answer = searcher.ask("Foreslog rådmandskredsen fondsfinansiering af Opgang til Opgang?",
+                          role="public")
+    assert "Er der mulighed for at skaffe finansiering via fonde?" in answer.answer
