@@ -40,6 +40,7 @@ from indexer.dedupe import Deduplicated, deduplicate
 from indexer.derived import derive_for_readers
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.filehash import hash_files
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
 from indexer.structure import parse_document
@@ -160,7 +161,7 @@ def build_index(
         if not files:
             raise NothingIndexed(_nothing_found_message(paths, scan_errors), report.errors)
         # Step 2: hash them.
-        hashes, files = _hash_all(files, report)
+        hashes, files = _hash_all(files, index_dir, report)
         if not files:
             raise NothingIndexed(_nothing_indexed_message(_has_index(index_dir)), report.errors)
         # Step 3: the previous generation, if any.
@@ -277,18 +278,16 @@ def _same_content(a: Path, b: Path) -> bool:
         return False
 
 
-def _hash_all(files: list[Path], report: BuildReport) -> tuple[dict[str, str], list[Path]]:
-    """sha256 per file name; a file that cannot be read is reported and left out."""
-    hashes: dict[str, str] = {}
-    readable: list[Path] = []
-    for path in files:
-        try:
-            hashes[path.name] = sha256_file(path)
-        except OSError as exc:
-            report.errors.append(DocumentError(path.name, f"filen kan ikke læses ({exc.strerror or exc})"))
-            continue
-        readable.append(path)
-    return hashes, readable
+def _hash_all(files: list[Path], index_dir: Path,
+              report: BuildReport) -> tuple[dict[str, str], list[Path]]:
+    """sha256 per file name (an unchanged file's from the cache, `indexer.filehash`); a file
+    that cannot be read is reported and left out."""
+    with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
+        found, failed = hash_files(files, cache)
+    for path, exc in failed.items():
+        report.errors.append(DocumentError(path.name, f"filen kan ikke læses ({exc.strerror or exc})"))
+    readable = [path for path in files if path in found]
+    return {path.name: found[path] for path in readable}, readable
 
 
 def _nothing_found_message(paths: Sequence[Path | str], scan_errors: list[DocumentError]) -> str:
