@@ -56,8 +56,8 @@ index_option = click.option(
 @click.option("--faiss", "faiss_kind", type=click.Choice(FAISS_KINDS), default="flat",
               show_default=True,
               help="Vektorindeks: eksakt (flat) eller approksimativt (hnsw, ivf; ivf-sq8 med "
-                   "8-bit-koder fylder en fjerdedel i hukommelsen, men koster træfsikkerhed: se "
-                   "eval/RESULTS.md).")
+                   "8-bit-koder fylder en fjerdedel i hukommelsen; ivf-lister koster "
+                   "træfsikkerhed på store arkiver: se eval/RESULTS.md).")
 @click.option("--naive", is_flag=True, help="Simpel opdeling i faste stykker (sammenligningsgrundlag).")
 @click.option("--prune", is_flag=True,
               help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")

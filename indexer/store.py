@@ -68,7 +68,16 @@ FORMAT_VERSION = 1
 
 HNSW_M = 32
 DEFAULT_EF_SEARCH = 128  # eval/bench_search.py: 64 gives Recall@10 0.94 at 1M vectors, 128 gives 0.96
-DEFAULT_NPROBE = 16  # eval/bench_search.py: Recall@10 0.97 at 1M vectors, p50 ~1 ms
+DEFAULT_NPROBE = 16  # the least an IVF search probes (eval/bench_search.py: Recall@10 0.97)
+# An IVF search probes at least this share of its lists. Measured on the synthetic archive
+# (eval/bench_archive.py, ivf-sq8), dev questions' Recall@5 / MRR@10 by lists probed:
+# 100,000 chunks (2,148 window lists): 16 -> 0.562/0.440, 64 -> 0.875/0.705, 256 -> 0.938/0.818
+# (every list: the same), flat 1.000/0.872; 300,000 chunks (3,729): 16 -> 0.562/0.506,
+# 1/16 -> 0.688/0.674, 1/8 -> 0.750/0.738, every list 0.875/0.863. An archive is dense with
+# near-identical windows, so a question's evidence often lies outside its 16 nearest lists;
+# the 8-bit codes are not what costs (re-ranking candidates by exact vectors changed
+# nothing at either size). 1/8 costs search p50 37 -> 49 ms at 300,000 chunks.
+IVF_PROBE_SHARE = 1 / 8
 BUILD_HINT = "kommunesoeg index corpus/"
 
 _SCHEMA = """
@@ -556,7 +565,7 @@ def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat",
     elif kind in IVF_KINDS:
         index, trained_on = _trained_ivf(vectors, dim, kind, previous)
         index.make_direct_map()  # reconstruct(row): a narrow filter's rows are compared exactly
-        nprobe = min(DEFAULT_NPROBE, index.nlist)
+        nprobe = min(index.nlist, max(DEFAULT_NPROBE, math.ceil(index.nlist * IVF_PROBE_SHARE)))
         index.nprobe = nprobe
         params = {"kind": kind, "nlist": index.nlist, "nprobe": nprobe, "trained_on": trained_on}
     else:

@@ -135,6 +135,15 @@ def test_ivf_reuses_the_previous_training_while_the_size_fits(kind, tmp_path):
     assert store.read_previous_faiss(tmp_path / "missing.faiss") is None
 
 
+@pytest.mark.parametrize(("n", "nlist", "nprobe"), [(2000, 51, 16), (40_000, 800, 100)])
+def test_ivf_probes_at_least_an_eighth_of_its_lists(n, nlist, nprobe):
+    """An archive's evidence often lies outside a question's 16 nearest lists (measured in
+    indexer/store.py at IVF_PROBE_SHARE): a larger index probes an eighth of its lists, a
+    small one still at least 16."""
+    _, params = store.make_faiss_index(_unit(n, 16), 16, "ivf-sq8")
+    assert (params["nlist"], params["nprobe"]) == (nlist, nprobe)
+
+
 def test_faiss_tiny_and_empty_inputs():
     for kind in store.FAISS_KINDS:
         index, _ = store.make_faiss_index(np.zeros((0, 8), np.float32), 8, kind)
