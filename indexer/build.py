@@ -161,7 +161,7 @@ def build_index(
         if not files:
             raise NothingIndexed(_nothing_found_message(paths, scan_errors), report.errors)
         # Step 2: hash them.
-        hashes, files = _hash_all(files, index_dir, report)
+        hashes, files = _hash_all(files, index_dir, report, prune)
         if not files:
             raise NothingIndexed(_nothing_indexed_message(_has_index(index_dir)), report.errors)
         # Step 3: the previous generation, if any.
@@ -278,12 +278,13 @@ def _same_content(a: Path, b: Path) -> bool:
         return False
 
 
-def _hash_all(files: list[Path], index_dir: Path,
-              report: BuildReport) -> tuple[dict[str, str], list[Path]]:
+def _hash_all(files: list[Path], index_dir: Path, report: BuildReport,
+              prune: bool) -> tuple[dict[str, str], list[Path]]:
     """sha256 per file name (an unchanged file's from the cache, `indexer.filehash`); a file
-    that cannot be read is reported and left out."""
+    that cannot be read is reported and left out. A pruning build names every input of the
+    index, so the remembered hashes of other files are forgotten."""
     with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
-        found, failed = hash_files(files, cache)
+        found, failed = hash_files(files, cache, forget_others=prune)
     for path, exc in failed.items():
         report.errors.append(DocumentError(path.name, f"filen kan ikke læses ({exc.strerror or exc})"))
     readable = [path for path in files if path in found]

@@ -34,10 +34,12 @@ def signature(stat: os.stat_result) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
 
 
-def hash_files(files: Sequence[Path], cache: EmbeddingCache) -> tuple[dict[Path, str], dict[Path, OSError]]:
+def hash_files(files: Sequence[Path], cache: EmbeddingCache, *,
+                forget_others: bool = False) -> tuple[dict[Path, str], dict[Path, OSError]]:
     """sha256 of every file (from `cache` when its signature is unchanged), and the files
     that could not be read with their error. Newly hashed files old enough to be safe are
-    recorded in `cache`."""
+    recorded in `cache`; with `forget_others` (a build that names every input of the index)
+    the records of all other paths are dropped, so renamed and deleted inputs leave none."""
     stats: dict[Path, os.stat_result] = {}
     failed: dict[Path, OSError] = {}
     for path in files:
@@ -67,4 +69,6 @@ def hash_files(files: Sequence[Path], cache: EmbeddingCache) -> tuple[dict[Path,
             remember[key] = (signatures[key], hashes[path])
     if remember:
         cache.put_file_hashes(remember)
+    if forget_others:
+        cache.keep_file_hashes(set(keys.values()))
     return hashes, failed

@@ -28,7 +28,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -455,6 +455,13 @@ class EmbeddingCache:
         """Record path -> (stat signature, sha256)."""
         rows = [(path, signature, sha) for path, (signature, sha) in hashes.items()]
         self._put_rows("INSERT OR REPLACE INTO filehash (path, signature, sha256) VALUES (?, ?, ?)", rows)
+
+    def keep_file_hashes(self, paths: Collection[str]) -> None:
+        """Forget the recorded hashes of every path but `paths`."""
+        stale = [(path,) for (path,) in self._read(
+            lambda db: db.execute("SELECT path FROM filehash").fetchall(), []) if path not in paths]
+        if stale:
+            self._put_rows("DELETE FROM filehash WHERE path = ?", stale)
 
     def _put_rows(self, sql: str, rows: list[tuple]) -> None:
         try:

