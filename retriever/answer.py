@@ -37,7 +37,7 @@ from retriever.answertype import (
 )
 from retriever.closed_listing import closed_listing_text, match_listing
 from retriever.decision_card import TRUNCATED, DecisionAnswer, decision_answer, title_named
-from retriever.form_context import carried_context, continuation, open_entry
+from retriever.form_context import CarriedContext, carried_context, continuation, open_entry
 from retriever.generative import generate_answer
 from retriever.hits import hit_for, top_hits
 from retriever.intent import asks_the_minutes, is_decision_question
@@ -181,15 +181,15 @@ def _norm(text: str) -> str:
 
 
 def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
-                 hits: list[Hit], role: str) -> list[_Candidate]:
+                 hits: list[Hit], carried: list[CarriedContext]) -> list[_Candidate]:
     """Score every quotable unit of the pool: meaning (its best window), words (in the
-    unit, its form entry and its item title), rank, outcome, answer type."""
+    unit, its form entry and its item title), rank, outcome, answer type. `carried` is what
+    each passage inherits from the passages before it (`form_context.carried_context`)."""
     terms = content_terms(question)
     decision_q = is_decision_question(question)
     minutes_q = asks_the_minutes(question)
     kind = expected_type(question)
     dates = mentioned_dates(question)
-    carried = [carried_context(view, hit, role) for hit in hits]
     units = [quotable_units(hit.text, hit.punkt, hit.punkt_title, entry=before.entry)
              for hit, before in zip(hits, carried)]
     # A field's label answers the question only for the form entry the question is about
@@ -497,8 +497,8 @@ def answer_question(
         answer = generate_answer(question, pool)
         if answer is not None:
             return answer
-    pool = _with_continuation(view, question, pool, filters, role)
-    candidates = _score_units(view, question, query_vec, pool, role)
+    pool, carried = _with_continuation(view, question, pool, filters, role)
+    candidates = _score_units(view, question, query_vec, pool, carried)
     candidates = _rerank_by_sentence(view, question, query_vec, candidates, config.rerank)
     if decision_q:
         found = decision_answer(view, question, query_vec, pool, config, filters=filters,
@@ -599,24 +599,28 @@ def _of_expected_type(question: str, candidates: list[_Candidate], hits: list[Hi
 
 
 def _with_continuation(view: IndexView, question: str, pool: list[Hit], filters: Filters,
-                       role: str) -> list[Hit]:
+                       role: str) -> tuple[list[Hit], list[CarriedContext]]:
     """The pool, and the passage after the one that ends inside the form entry that the
     question's words name best: "4. Status på MSB's mål og økonomi, regnskab 2022" may end
-    one passage while its "Ansvarlig:" and "Tid:" fields start the next."""
+    one passage while its "Ansvarlig:" and "Tid:" fields start the next. Returned with what
+    each passage inherits from the passages before it (`carried_context`, read once here
+    for both this choice and the scoring of units)."""
     terms = content_terms(question)
+    carried = [carried_context(view, hit, role) for hit in pool]
     best, best_cover = None, 0.0
-    for hit in pool:
-        entry = open_entry(hit, carried_context(view, hit, role).entry)
+    for hit, before in zip(pool, carried):
+        entry = open_entry(hit, before.entry)
         cover = view.terms.coverage(terms, entry) if entry else 0.0
         if cover > best_cover:
             best, best_cover = hit, cover
     after = None if best is None else continuation(view, best, role, filters)
     if after is None:
-        return pool
+        return pool, carried
     canonical = view.canonical_id(after.chunk_id)
     if any(view.canonical_id(hit.chunk_id) == canonical for hit in pool):
-        return pool
-    return [*pool, hit_for(view, len(pool) + 1, 0.0, canonical, after, role)]
+        return pool, carried
+    added = hit_for(view, len(pool) + 1, 0.0, canonical, after, role)
+    return [*pool, added], [*carried, carried_context(view, added, role)]
 
 
 def _record_of(cand: _Candidate, hits: list[Hit]) -> tuple:

@@ -46,21 +46,12 @@ def carried_context(view: IndexView, hit: Hit, role: str) -> CarriedContext:
     """The entry and form date `hit` inherits from the passages before it (see module)."""
     entry: str | None = None
     form_date = ""
-    row = view.rows.row_of.get(view.canonical_id(hit.chunk_id))
-    if row is None:
-        return CarriedContext()
     for back in range(1, LOOKBACK + 1):
-        if row - back < 0:
-            break
-        before = view.chunk(view.rows.canonical_ids[row - back])
-        if (before.document, before.punkt, before.bilag) != (hit.document, hit.punkt, hit.bilag):
-            break
-        if not may_see_chunk(before, role):
+        before = _same_part(view, hit, -back, role)
+        if before is None:
             break
         if entry is None:
-            found = last_entry(before.text, before.punkt, before.punkt_title)
-            if found is not None:
-                entry = found
+            entry = last_entry(before.text, before.punkt, before.punkt_title)
         if not form_date:
             stated = _FORM_DATE.findall(before.text)
             if stated:
@@ -73,15 +64,20 @@ def carried_context(view: IndexView, hit: Hit, role: str) -> CarriedContext:
 def continuation(view: IndexView, hit: Hit, role: str, filters: Filters) -> Chunk | None:
     """The passage right after `hit` in the same document part, when `role` may see it
     and it is inside `filters`: where the fields of an entry that `hit` ends inside go on."""
+    after = _same_part(view, hit, 1, role)
+    return after if after is not None and view.passes(after, filters) else None
+
+
+def _same_part(view: IndexView, hit: Hit, offset: int, role: str) -> Chunk | None:
+    """The passage `offset` places from `hit` in index (= reading) order, when it belongs
+    to the same document, Punkt and Bilag and `role` may see it; else None."""
     row = view.rows.row_of.get(view.canonical_id(hit.chunk_id))
-    if row is None or row + 1 >= len(view.rows.canonical_ids):
+    if row is None or not 0 <= row + offset < len(view.rows.canonical_ids):
         return None
-    after = view.chunk(view.rows.canonical_ids[row + 1])
-    if (after.document, after.punkt, after.bilag) != (hit.document, hit.punkt, hit.bilag):
+    other = view.chunk(view.rows.canonical_ids[row + offset])
+    if (other.document, other.punkt, other.bilag) != (hit.document, hit.punkt, hit.bilag):
         return None
-    if not may_see_chunk(after, role) or not view.passes(after, filters):
-        return None
-    return after
+    return other if may_see_chunk(other, role) else None
 
 
 def open_entry(hit: Hit, entry: str) -> str:

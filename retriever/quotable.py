@@ -85,9 +85,7 @@ def quotable_units(text: str, punkt: int | None = None, title: str | None = None
     units: list[Unit] = []
     for unit in quotable_texts(text, punkt, title):
         if _is_entry(unit):
-            # a short numbered entry of an agenda form starts a record; a long numbered
-            # sentence ("1) Rådmanden godkender ...") is prose, not a heading
-            entry = unit if len(unit) <= MAX_ENTRY_CHARS else ""
+            entry = _opened_by(unit)
             units.append(Unit(unit))
         else:
             units.append(Unit(unit, entry))
@@ -103,14 +101,19 @@ def _is_entry(unit: str) -> bool:
     return bool(_ENTRY.match(unit)) and not _FIELD.match(unit)
 
 
+def _opened_by(entry: str) -> str:
+    """The record a numbered unit opens: a short numbered entry of an agenda form is one;
+    a long numbered sentence ("1) Rådmanden godkender ...") is prose and closes the
+    record before it without opening one ("")."""
+    return entry if len(entry) <= MAX_ENTRY_CHARS else ""
+
+
 def last_entry(text: str, punkt: int | None = None, title: str | None = None) -> str | None:
     """The form entry still open at the end of a passage: None when the passage has no
     numbered entry at all (the one open before it is still open), "" when its last one
     was a long numbered sentence (prose, no entry open)."""
     entries = [u for u in quotable_texts(text, punkt, title) if _is_entry(u)]
-    if not entries:
-        return None
-    return entries[-1] if len(entries[-1]) <= MAX_ENTRY_CHARS else ""
+    return _opened_by(entries[-1]) if entries else None
 
 
 def quotable_texts(text: str, punkt: int | None = None, title: str | None = None) -> list[str]:

@@ -10,10 +10,13 @@ entry the question names, at the meeting it names.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from kommunesoeg.core.results import Filters, Hit
 from retriever.form_context import CarriedContext, carried_context, continuation, open_entry
+from retriever.hits import hit_for
 
 pytest_plugins = ["fixtures_index"]
 
@@ -28,12 +31,10 @@ def searcher(sample_index):
     return Searcher(sample_index)
 
 
-def _as_hit(chunk) -> Hit:
-    return Hit(rank=1, score=0.0, chunk_id=chunk.chunk_id, text=chunk.text,
-               document=chunk.document, meeting=chunk.meeting, committee=chunk.committee,
-               date=chunk.date, punkt=chunk.punkt, punkt_title=chunk.punkt_title,
-               bilag=chunk.bilag, bilag_title=chunk.bilag_title, page_start=chunk.page_start,
-               page_end=chunk.page_end, section=chunk.section, closed=chunk.closed, ocr=chunk.ocr)
+def _as_hit(searcher, chunk) -> Hit:
+    """`chunk` as the search would return it (`hits.hit_for`)."""
+    view = searcher.view
+    return hit_for(view, 1, 0.0, view.canonical_id(chunk.chunk_id), chunk, "internal")
 
 
 def _chunks(searcher, document: str) -> list:
@@ -52,7 +53,7 @@ def test_a_field_below_its_entry_inherits_the_entry_and_the_form_date(searcher) 
     chunk = _holding(searcher, DOC_FEB, "Tid: 19.05 – 19.30 (25 min.)")
     # the premise: the entry heading and the date line stand in earlier passages
     assert "5. Status på UC Gadeplan" not in chunk.text and "Mødedato" not in chunk.text
-    carried = carried_context(searcher.view, _as_hit(chunk), "public")
+    carried = carried_context(searcher.view, _as_hit(searcher, chunk), "public")
     assert carried.entry == "5. Status på UC Gadeplan"
     assert "1. marts 2023" in carried.form_date
 
@@ -61,24 +62,24 @@ def test_nothing_is_carried_out_of_a_closed_passage_for_the_public(searcher) -> 
     """In the agenda of 29 March 2023, closed entry 6 is followed by open entry 7: the
     public reads nothing back through the closed passage, an internal user does."""
     chunks = _chunks(searcher, DOC_MAR)
-    pairs = [(a, b) for a, b in zip(chunks, chunks[1:])
+    pairs = [(a, b) for a, b in itertools.pairwise(chunks)
              if (a.punkt, a.bilag) == (b.punkt, b.bilag) and a.closed and not b.closed]
     assert pairs, "the sample agenda has a closed passage followed by an open one"
     closed, after = pairs[0]
-    assert carried_context(searcher.view, _as_hit(after), "public") == CarriedContext()
-    internal = carried_context(searcher.view, _as_hit(after), "internal")
+    assert carried_context(searcher.view, _as_hit(searcher, after), "public") == CarriedContext()
+    internal = carried_context(searcher.view, _as_hit(searcher, after), "internal")
     assert internal.entry == "6. Sygedagpenge regres (lukket punkt)"
     assert "29. marts 2023" in internal.form_date
     before = chunks[chunks.index(closed) - 1]
-    assert continuation(searcher.view, _as_hit(before), "public", Filters()) is None
-    following = continuation(searcher.view, _as_hit(before), "internal", Filters())
+    assert continuation(searcher.view, _as_hit(searcher, before), "public", Filters()) is None
+    following = continuation(searcher.view, _as_hit(searcher, before), "internal", Filters())
     assert following is not None and following.chunk_id == closed.chunk_id
 
 
 def test_the_entry_open_at_the_end_of_a_passage(searcher) -> None:
     chunk = _holding(searcher, DOC_MAR, "4. Status på MSB’s mål og økonomi, regnskab 2022\nBaggrund")
-    assert open_entry(_as_hit(chunk), "") == "4. Status på MSB’s mål og økonomi, regnskab 2022"
-    following = continuation(searcher.view, _as_hit(chunk), "public", Filters())
+    assert open_entry(_as_hit(searcher, chunk), "") == "4. Status på MSB’s mål og økonomi, regnskab 2022"
+    following = continuation(searcher.view, _as_hit(searcher, chunk), "public", Filters())
     assert following is not None and "Ansvarlig: Michael Justesen" in following.text
 
 
