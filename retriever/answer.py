@@ -34,15 +34,22 @@ from retriever.answertype import (
     expected_type,
     holds_answer_type,
     labelled_answer,
+    names_field,
 )
 from retriever.closed_listing import closed_listing_text, match_listing
 from retriever.decision_card import TRUNCATED, DecisionAnswer, decision_answer, title_named
 from retriever.form_context import CarriedContext, carried_context, continuation, open_entry
 from retriever.generative import generate_answer
 from retriever.hits import hit_for, top_hits
-from retriever.intent import asks_the_minutes, is_decision_question
+from retriever.intent import asks_the_minutes, is_decision_question, question_parts
 from retriever.items import item_of, mentioned_dates, states_date
-from retriever.quotable import is_field, quotable_texts, quotable_units, verbatim_runs
+from retriever.quotable import (
+    is_field,
+    is_furniture,
+    quotable_texts,
+    quotable_units,
+    verbatim_runs,
+)
 from retriever.ranker import Ranker
 from retriever.view import IndexView
 
@@ -74,6 +81,8 @@ NAMED_ITEM_BONUS = 0.05  # for the units of an item the question names by its ti
 # for a form field whose label is the asked type ("Tid:" for "hvor lang tid"), and more when
 # it also names what the question asks it of ("Mødetid:" for "hvornår holder de møde?")
 LABELLED_BONUS = (0.0, 0.04, 0.15)
+PART_WORDS_WEIGHT = 0.2  # a part's own words, on top of the whole question's (0.35)
+LABEL_LEAD = 0.02  # a field whose label the question names, over the best unit of its passage
 NEIGHBOUR_DECAY = 0.03  # what a typed unit inherits from a neighbour loses per unit between
 MAX_EMBEDDED_CHARS = 400  # a unit is embedded for reranking up to this length (~100 tokens)
 
@@ -210,6 +219,8 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
         # "under punktet Eventuelt": a question naming an item by its title means that item
         named = NAMED_ITEM_BONUS if hit.punkt_title and title_named(terms, hit.punkt_title) else 0.0
         for position, unit in enumerate(units[i]):
+            if is_furniture(unit.text) and not names_field(unit.text, question):
+                continue  # "Antal tegn: 6.454", a letterhead's address
             probe = _norm(unit.text)[:60]
             containing = [sc for text, sc in normalised if probe and probe in text]
             dense = max(containing) if containing else fallback
@@ -313,8 +324,9 @@ def _select(candidates: list[_Candidate], minutes_q: bool,
             break
         if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
             continue  # without the list after it, and that list is scored on its own
-        if best.context and cand.context and cand.context != best.context:
-            continue  # a field of another form entry answers about that entry
+        if cand.context != best.context and (best.context and cand.context
+                                             or is_field(cand.text) and is_field(best.text)):
+            continue  # a field of another form entry (or item) answers about that one
         same = cand.hit_index == best.hit_index
         offset = cand.position - best.position
         if minutes_q and in_minutes and same and 0 < abs(offset) <= 2:
@@ -505,12 +517,49 @@ def answer_question(
                                 role=role)
         if found is not None and _card_fits(question, found, candidates, pool, config):
             return _decision_answer(question, found, candidates, pool, config)
-    candidates = _of_expected_type(question, candidates, pool, config.type_margin)
-    if not candidates:
+    parts = question_parts(question)
+    if len(parts) > 1:
+        chosen = _answer_parts(view, question, parts, candidates, pool, config)
+    else:
+        candidates = _of_expected_type(question, candidates, pool, config.type_margin)
+        candidates = _one_item(question, candidates, pool)
+        chosen = _select(candidates, asks_the_minutes(question), config) if candidates else []
+    if not chosen:
         return _refusal(question, hits, role)
-    candidates = _one_item(question, candidates, pool)
-    chosen = _select(candidates, asks_the_minutes(question), config)
     return _assemble(question, chosen, pool, insufficient=False)
+
+
+def _answer_parts(view: IndexView, question: str, parts: list[str],
+                  candidates: list[_Candidate], pool: list[Hit],
+                  config: AnswerConfig) -> list[_Candidate]:
+    """The units answering each part of a question that asks two things ("Hvor mange penge
+    er afsat til X, og hvordan deles udgiften?"), from one agenda item: a part's answer
+    type (and, for a later part, its own words) choose among the units scored for the
+    whole question, and the item of the first part answered holds the others' answers too
+    (they ask about the same case). A part nothing in that item answers is left out; no
+    part answered is a refusal."""
+    item: tuple | None = None
+    chosen: list[_Candidate] = []
+    per_part = replace(config, max_sentences=max(1, config.max_sentences // len(parts)))
+    for n, part in enumerate(parts):
+        # the first part carries most of the question's words, already weighed in the
+        # unit scores; a later part's few words ("hvordan deles udgiften") pick its answer
+        terms = content_terms(part) if n else set()
+        own = [replace(c, score=c.score + PART_WORDS_WEIGHT * view.terms.coverage(
+            terms, f"{c.context} {c.text}")) if terms else replace(c) for c in candidates]
+        own = _of_expected_type(part, own, pool, config.type_margin)
+        if item is None:
+            own = _one_item(question, own, pool)
+        else:
+            own = [c for c in own if _item_key(pool[c.hit_index]) == item]
+        if not own:
+            continue
+        picked = _select(own, asks_the_minutes(part), per_part)
+        if item is None:
+            item = _item_key(pool[max(picked, key=lambda c: c.score).hit_index])
+        have = {(c.hit_index, c.position) for c in chosen}
+        chosen.extend(c for c in picked if (c.hit_index, c.position) not in have)
+    return sorted(chosen, key=lambda c: (c.hit_index, c.position))[:config.max_sentences]
 
 
 def _card_fits(question: str, found: DecisionAnswer, candidates: list[_Candidate],
@@ -576,6 +625,9 @@ def _of_expected_type(question: str, candidates: list[_Candidate], hits: list[Hi
         return candidates
     best = max(c.score for c in candidates)
     by_place = {(c.hit_index, c.position): c.score for c in candidates}
+    by_passage: dict[int, float] = {}
+    for cand in candidates:
+        by_passage[cand.hit_index] = max(by_passage.get(cand.hit_index, cand.score), cand.score)
     by_record: dict[tuple, float] = {}
     for cand in candidates:
         key = _record_of(cand, hits)
@@ -592,6 +644,10 @@ def _of_expected_type(question: str, candidates: list[_Candidate], hits: list[Hi
         )
         if cand.context and is_field(cand.text):
             inherited = max(inherited, by_record[_record_of(cand, hits)] - 2 * NEIGHBOUR_DECAY)
+        if labelled_answer(cand.text, question) == 2:
+            # "Mødetid:" for "hvornår holder udvalget møde den 29. marts?": the label says
+            # what it answers for the whole form, whose title line matched the question
+            inherited = max(inherited, by_passage[cand.hit_index] + LABEL_LEAD)
         cand.score = max(cand.score, inherited)
         if cand.score >= best - margin:
             kept.append(cand)

@@ -7,8 +7,11 @@ instead. Two answer types are required, the ones Danish questions mark unambiguo
 quantities (hvor mange / hvor meget / beløb / koster) and times (hvornår / when). A value
 the question itself states does not count: "Hvornår skulle rådmændene orienteres om
 temamødet den 12. januar?" is not answered by a sentence whose only date is 12. januar.
-Two more types only prefer a sentence, since their marks are softer: a person or
-organisation (hvem / who) and a place (hvor holdes / where).
+Two narrower types are required too: a personal name ("Hvad hedder den nye driftschef?")
+and a frequency ("Hvor ofte ...?" - "hvert 2. år"). A count must count what the question
+counts: "Hvor mange børn står på venteliste?" is not answered by "fem medarbejdere", nor by
+"Afsnit 7" or "i et år". Two more types only prefer a sentence, since their marks are
+softer: a person or organisation (hvem / who) and a place (hvor holdes / where).
 """
 
 from __future__ import annotations
@@ -32,10 +35,29 @@ _MONTHS = "|".join(MONTHS_DA) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|d
 # A number that counts or measures something: not a list marker ("1." / "2)") at the start,
 # not a bare year.
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# "en", "et", "halv" and "dobbelt" are also articles and adjectives: they count only with
+# a unit after them ("et år", "en halv mio."); "to", "tre", ... are numbers wherever they
+# stand ("to funktionelt hjemløse veteraner").
 _NUMBER_WORDS = re.compile(
-    r"\b(en|et|to|tre|fire|fem|seks|syv|otte|ni|ti|tolv|tyve|halvtreds|hundrede|tusind|"
-    r"halv|halvdelen|dobbelt)\s+(mio|mia|kr|børn|personer|borgere|pladser|timer|minutter|"
-    r"uger|måneder|år|gange)\b",
+    r"\b(?:(?:en|et|halv|halvdelen|dobbelt)\s+(?:mio|mia|kr|børn|personer|borgere|pladser|"
+    r"timer|minutter|uger|måneder|år|gange)|to|tre|fire|fem|seks|syv|otte|ni|ti|elleve|tolv|"
+    r"tretten|fjorten|femten|seksten|sytten|atten|nitten|tyve|tredive|fyrre|halvtreds|"
+    r"tres|halvfjerds|firs|halvfems|hundrede|tusind)\b",
+    re.IGNORECASE,
+)
+# A number that names a place in a text, not a quantity: "Afsnit 7", "punkt 4", "§ 110".
+_REFERENCE = re.compile(
+    r"(?i:\b(?:afsnit|punkt|pkt|bilag|side|nr|kapitel|stk|tabel|figur|linje)\.?|§+)\s*\d+"
+    r"(?:[.,]\d+)*(?![\w])"
+)
+_TIME_UNITS = r"(?:år|årig\w*|måned\w*|uger?|ugers|dage?|døgn|timer?|minutter|min|gange)"
+# A count of something that is no time ("hvor mange flygtninge") is not answered by a
+# duration ("i et år", "i 2 måneder"); a count of time units is ("hvor mange år").
+_DURATION = re.compile(rf"\b(?:\d+(?:[.,]\d+)?|en|et|to|tre|fire|fem|seks|syv|otte|ni|ti)\s+"
+                       rf"{_TIME_UNITS}\b", re.IGNORECASE)
+_TIME_COUNT_Q = re.compile(
+    rf"\b(?:hvor\s+mange|how\s+many)\s+(?:\w+\s+)?(?:{_TIME_UNITS}|years?|months?|weeks?|days?|"
+    r"hours?|minutes?|times)\b",
     re.IGNORECASE,
 )
 _CLOCK = r"\d{1,2}(?:[.:]\d{2})?"
@@ -70,7 +92,36 @@ _PLACE = re.compile(
 )
 
 
-_ASKS = (("quantity", _QUANTITY_Q), ("time", _TIME_Q), ("person", _PERSON_Q), ("place", _PLACE_Q))
+# "Hvad hedder den nye driftschef?" asks a person's name: a sentence about the new
+# driftschef that never names her does not answer it, however close in meaning.
+_NAME_Q = re.compile(
+    r"\b(?:hvad\s+hedder|hvad\s+er\s+navnet\s+på|hvem\s+er\s+den\s+nye|what\s+is\s+the\s+name"
+    r"|what\s+was\s+the\s+name|who\s+is\s+the\s+new|"
+    r"hvem\s+(?:er|blev)\s+(?:blevet\s+)?(?:ansat|udnævnt|valgt|konstitueret)|"
+    r"who\s+(?:was|has\s+been|is)\s+(?:appointed|hired|elected))\b[^?]{0,40}?\b(?:\w*chef(?:en)?|"
+    r"\w*direktør(?:en)?|\w*leder(?:en)?|rådmand(?:en)?|borgmester(?:en)?|formand(?:en)?|"
+    r"sagsbehandler(?:en)?|koordinator(?:en)?|konsulent(?:en)?|rådgiver(?:en)?|"
+    r"kontaktperson(?:en)?|tovholder(?:en)?|\w*manager|director|head|chair\w*|mayor|"
+    r"coordinator|caseworker)\b",
+    re.IGNORECASE,
+)
+# A personal name: two or more capitalised words in a row ("Julie Hasselager", "Eva
+# Borchorst Mejnertz"); the municipality's own name is none.
+_NAME = re.compile(r"\b(?!Aarhus\s+Kommune)[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ][a-zæøå-]+)+\b")
+
+# "Hvor ofte skal der laves en status?" asks a frequency: "hvert 2. år", "årligt", "to gange
+# om året", "kvartalsvis".
+_FREQUENCY_Q = re.compile(r"\b(hvor\s+ofte|hvor\s+tit|how\s+often)\b", re.IGNORECASE)
+_FREQUENCY = re.compile(
+    r"\b(hver[t]?\s+(?:\d+\.\s*|andet\s+|tredje\s+|anden\s+)?(?:år|måned|uge|dag|kvartal|halve\s+år)|"
+    r"årlig\w*|månedlig\w*|ugentlig\w*|daglig\w*|kvartalsvis\w*|halvårlig\w*|løbende|"
+    r"gange?\s+(?:om|pr\.?|per|i)\s+(?:året|måneden|ugen|kvartalet|år|måned|uge)|"
+    r"(?:om|pr\.?|per)\s+(?:året|måneden|ugen|kvartal))\b",
+    re.IGNORECASE,
+)
+
+_ASKS = (("name", _NAME_Q), ("frequency", _FREQUENCY_Q), ("quantity", _QUANTITY_Q),
+         ("time", _TIME_Q), ("person", _PERSON_Q), ("place", _PLACE_Q))
 
 
 def asked_types(question: str) -> tuple[str, ...]:
@@ -80,12 +131,13 @@ def asked_types(question: str) -> tuple[str, ...]:
 
 
 def expected_type(question: str) -> str | None:
-    """"quantity", "time", "person", "place" or None (any sentence may answer)."""
+    """"name", "frequency", "quantity", "time", "person", "place" or None (any sentence
+    may answer)."""
     kinds = asked_types(question)
     return kinds[0] if kinds else None
 
 
-REQUIRED_TYPES = ("quantity", "time")  # a sentence without one cannot answer
+REQUIRED_TYPES = ("name", "frequency", "quantity", "time")  # a sentence without one cannot answer
 SOFT_TYPES = ("person", "place")  # a sentence with one is preferred
 
 
@@ -104,21 +156,70 @@ _MONEY = re.compile(r"\b(kr\.?|kroner|mio\.?|mia\.?|millioner|milliarder|DKK|EUR
 _COUNT_Q = re.compile(r"\b(hvor\s+mange|antal(let)?|how\s+many)\b", re.IGNORECASE)
 
 
+# What "hvor mange" counts: the words after it that are not verbs or function words
+# ("hvor mange ukrainske flygtninge har ..." counts flygtninge; "hvor mange drejer det sig
+# om" names nothing).
+_COUNTED = re.compile(r"\bhvor\s+mange\s+(?:af\s+)?(\w+)(?:\s+(\w+))?", re.IGNORECASE)
+_NOT_COUNTED = frozenset(
+    "af de det den der dem om i på til er var har havde skal skulle kan kunne vil ville "
+    "bliver blev står stod drejer findes fandtes gange får fik kommer kom deltog deltager "
+    "sidder bor ligger".split()
+    # people in general: the documents count them as borgere, personer, deltagere, ...
+    + ["mennesker", "folk"]
+)
+PREFIX_CHARS = 5  # "centrene" / "centre", "lokaldistrikter" / "lokaldistrikt"
+COUNTED_WITHIN = 4  # words from the number to what it counts ("to funktionelt hjemløse veteraner")
+
+
+def _counted_words(question: str) -> list[str]:
+    """The prefixes of what a Danish count question counts, or [] when it names nothing."""
+    found = _COUNTED.search(question)
+    if found is None:
+        return []
+    words = []
+    for word in (w for w in found.groups() if w):
+        if word.casefold() in _NOT_COUNTED:
+            break
+        words.append(word.casefold()[:PREFIX_CHARS])
+    return words
+
+
+def _counts(body: str, number: re.Match[str], counted: list[str]) -> bool:
+    """Whether the number at `number` counts one of `counted` (a word with that prefix
+    stands in one of the `COUNTED_WITHIN` words after it, also inside a compound:
+    "1.400 tidligere udsendte soldaterveteraner"); any number does when nothing is named."""
+    if not counted:
+        return True
+    # a number word's match may hold its unit already ("et år")
+    after = (re.findall(r"\w+", number.group(0))[1:]
+             + re.findall(r"\w+", body[number.end():]))[:COUNTED_WITHIN]
+    return any(prefix in word.casefold() for word in after for prefix in counted)
+
+
 def _has_quantity(sentence: str, question: str) -> bool:
-    money_q = bool(_MONEY_Q.search(question)) and not _DURATION_Q.search(question)
+    counted = _counted_words(question)
+    # "hvor mange punkter ... i budgetopfølgningen" counts items, whatever money word follows
+    money_q = (bool(_MONEY_Q.search(question)) and not _DURATION_Q.search(question)
+               and not (counted and not any(_MONEY_Q.match(w) for w in counted)))
     if money_q and not _MONEY.search(sentence):
         return False
     if not money_q and _COUNT_Q.search(question) and _MONEY.search(sentence):
         return False  # "hvor mange børn" is not answered by "1,5 mio. kr."
     body = _TIME.sub(" ", _LIST_MARKER.sub("", sentence, count=1))  # "15. marts" is a date
-    if _NUMBER_WORDS.search(body):
+    body = _REFERENCE.sub(" ", body)
+    if _COUNT_Q.search(question) and not _TIME_COUNT_Q.search(question):
+        body = _DURATION.sub(" ", body)
+    # "hvor mange børn" is not answered by "fem medarbejdere"
+    counted = [] if money_q else counted
+    if any(_counts(body, m, counted) for m in _NUMBER_WORDS.finditer(body)):
         return True
     asked = {m.group(0) for m in _NUMBER.finditer(question)}
     for match in _NUMBER.finditer(body):
         number = match.group(0)
         if re.fullmatch(r"(19|20)\d\d", number) or number in asked:
             continue  # a year is a time, not an amount; a number the question states is no answer
-        return True
+        if _counts(body, match, counted):
+            return True
     return False
 
 
@@ -144,6 +245,10 @@ def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bo
         return _has_quantity(sentence, question)
     if kind == "time":
         return _has_time(sentence, question)
+    if kind == "frequency":
+        return bool(_FREQUENCY.search(sentence))
+    if kind == "name":
+        return bool(_NAME.search(sentence))
     if kind == "person":
         return bool(_PERSON.search(sentence))
     if kind == "place":
@@ -159,8 +264,21 @@ _LABELS = {
     "place": ("mødested", "sted", "lokale", "adresse"),
     "person": ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent"),
     "quantity": ("tid",),  # for a duration only ("hvor lang tid")
+    "name": ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent"),
+    "frequency": (),
 }
 _LABEL = re.compile(r"^([A-ZÆØÅ][\wæøå]{1,15}):\s+\S")
+# The words that name a field in a question, besides the label's own prefix: "Who took
+# part?" names "Deltagere:", not "Ansvarlig:". A person field answers only a question that
+# names it - "hvem" alone fits every person on a form.
+_LABEL_NAMED_BY = {
+    "ansvarlig": ("responsible", "står for", "ansvar"),
+    "deltagere": ("deltog", "deltage", "var med", "took part", "attend", "participa"),
+    "deltager": ("deltog", "deltage", "var med", "took part", "attend", "participa"),
+    "sagsbehandler": ("caseworker", "case officer", "case handler"),
+    "referent": ("minutes-taker", "minute taker", "referat"),
+    "mødeleder": ("chair", "leder mødet", "ledede mødet"),
+}
 
 
 def labelled_answer(unit: str, question: str) -> int:
@@ -175,6 +293,24 @@ def labelled_answer(unit: str, question: str) -> int:
         if kind == "quantity" and not _DURATION_Q.search(question):
             continue
         if name in _LABELS[kind] and holds_answer_type(unit, kind, question):
-            words = re.findall(r"\w{4,}", question.casefold())
-            return 2 if any(name.startswith(word) for word in words) else 1
+            if _names_label(name, question):
+                return 2
+            if kind not in ("person", "name"):
+                return 1
     return 0
+
+
+def names_field(unit: str, question: str) -> bool:
+    """Whether `unit` is a field ("Sagsbehandler: Mette Schmidt Laursen") whose label the
+    question names ("Hvem er sagsbehandler på sagen?")."""
+    label = re.match(r"^([A-ZÆØÅ][\wæøå -]{1,20}?)\.?:", unit)
+    return label is not None and _names_label(label.group(1).casefold(), question)
+
+
+def _names_label(name: str, question: str) -> bool:
+    """Whether the question names the field `name` ("ansvarlig" in "Hvem er ansvarlig for
+    punktet?", "took part" for "deltagere")."""
+    asked = question.casefold()
+    words = re.findall(r"\w{4,}", asked)
+    return (any(name.startswith(word) for word in words)
+            or any(alias in asked for alias in _LABEL_NAMED_BY.get(name, ())))

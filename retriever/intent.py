@@ -42,3 +42,25 @@ def asks_the_minutes(question: str) -> bool:
     (Beslutning) than in the proposal."""
     return (is_decision_question(question) or bool(_MINUTES_QUESTION.search(question))
             or bool(_MUST_QUESTION.search(question)))
+
+
+# "Hvor mange penge er afsat til X, og hvordan deles udgiften?": a second question joined by
+# "og" / "and" + a question word. Each part is answered; the second is often the sentence
+# after the first's answer, which the first part's type ("how much") would filter out.
+_SECOND_QUESTION = re.compile(
+    r",?\s+(?:og|samt|and)\s+(?:(?:for|i|på|til|med|om|af|fra|in|for|to|with|of)\s+)?"
+    r"(?=(?:hvordan|hvornår|hvem|hvor|hvad|hvilke[nt]?|hvorfor|how|when|"
+    r"who|where|what|which|why)\b)",
+    re.IGNORECASE,
+)
+MIN_PART_WORDS = 3
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: one, or two and more joined by "og hvornår ...".
+    A part needs `MIN_PART_WORDS` words - "Hvornår og hvor holder udvalget møde?" is one
+    question asking two types (`answertype.asked_types`), not two questions."""
+    parts = [p.strip(" ,?") for p in _SECOND_QUESTION.split(question)]
+    if len(parts) < 2 or any(len(p.split()) < MIN_PART_WORDS for p in parts):
+        return [question]
+    return [f"{p}?" for p in parts]

@@ -16,13 +16,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kommunesoeg.core.outcomes import strip_item_heading
+from kommunesoeg.core.outcomes import item_heading
 from kommunesoeg.core.sentences import split_sentences
 
 # "Mødetid: Kl. 18.15", "Baggrund/formål: ...", "Ansvarlig: Eva Borchorst Mejnertz".
 _FIELD = re.compile(r"^[A-ZÆØÅ][\wæøåÆØÅ/ .-]{1,28}:\s+\S")
 # A heading line of an agenda item: "Punkt 4: Titel", "Beslutning for Punkt 4: Titel".
 _HEADING = re.compile(r"^(?:Beslutning(?:er)? for )?Punkt \d{1,3}\b[^.]*$", re.IGNORECASE)
+# Stands where the passage's own item heading was removed.
+_OWN_HEADING = "\u2063"
+# An item number before the fields listed for it: "Punkt 6: Tid: 15 min. Deltagere: ...".
+_LISTED_ITEM = re.compile(r"^(Punkt \d{1,3})\s*:\s+(?=[A-ZÆØÅ][\wæøå ]{1,20}:)")
 # Table cells: two or more spaces, a tab, or a vertical bar between them.
 _CELL_GAP = re.compile(r"\s*\|\s*|\t+|\s{2,}")
 _BULLET = re.compile(r"^\s*(?:[•◦▪‣·●*]|[-–](?=\s))\s*")
@@ -80,11 +84,16 @@ def quotable_units(text: str, punkt: int | None = None, title: str | None = None
     `punkt`/`title` name the item the passage belongs to, so that its heading (which
     repeats the title) is left out: the answer names the item in its citation instead.
     `entry` is the form entry open where the passage starts (`form_context`): the units
-    before the passage's own first entry belong to it.
+    before the passage's own first entry belong to it. A heading of another agenda item
+    inside the passage ("Punkt 6: Ansøgning til Klimafonden" in minutes that list every
+    item of a meeting) is not quoted but opens an entry: the "Deltagere:" line under it
+    belongs to that item, not to the one above it.
     """
     units: list[Unit] = []
-    for unit in quotable_texts(text, punkt, title):
-        if _is_entry(unit):
+    for unit, heading in _pieces(text, punkt, title):
+        if heading:
+            entry = _opened_by(unit)
+        elif _is_entry(unit):
             entry = _opened_by(unit)
             units.append(Unit(unit))
         else:
@@ -110,22 +119,31 @@ def _opened_by(entry: str) -> str:
 
 def last_entry(text: str, punkt: int | None = None, title: str | None = None) -> str | None:
     """The form entry still open at the end of a passage: None when the passage has no
-    numbered entry at all (the one open before it is still open), "" when its last one
-    was a long numbered sentence (prose, no entry open)."""
-    entries = [u for u in quotable_texts(text, punkt, title) if _is_entry(u)]
+    numbered entry or item heading at all (the one open before it is still open), "" when
+    its last one was a long numbered sentence (prose, no entry open)."""
+    entries = [u for u, heading in _pieces(text, punkt, title) if heading or _is_entry(u)]
     return _opened_by(entries[-1]) if entries else None
 
 
 def quotable_texts(text: str, punkt: int | None = None, title: str | None = None) -> list[str]:
     """The texts of `quotable_units`."""
+    return [unit for unit, heading in _pieces(text, punkt, title) if not heading]
+
+
+def _pieces(text: str, punkt: int | None, title: str | None) -> list[tuple[str, bool]]:
+    """The passage's quotable units and the headings of agenda items inside it, in reading
+    order, each marked whether it is such a heading (True: context, never quoted)."""
     if punkt is not None:
-        text = strip_item_heading(text, punkt, title)
-    units: list[str] = []
+        # the item's own headings go (the citation names the item); what stands between
+        # them - "Tid: 15 min. Deltagere: ..." under "Punkt 6: ..." - stays
+        text = item_heading(punkt, title).sub(f"\n{_OWN_HEADING}\n", text)
+    pieces: list[tuple[str, bool]] = []
     prose: list[str] = []
 
     def flush() -> None:
         if prose:
-            units.extend(split_sentences("\n".join(prose)))
+            pieces.extend((u, False) for u in split_sentences("\n".join(prose),
+                                                             list_endings=True))
             prose.clear()
 
     for line in text.splitlines():
@@ -133,24 +151,79 @@ def quotable_texts(text: str, punkt: int | None = None, title: str | None = None
         if not stripped:
             prose.append("")
             continue
+        if stripped == _OWN_HEADING:  # ends the field or sentence before it
+            flush()
+            continue
+        listed = _LISTED_ITEM.match(stripped)
+        if listed:  # "Punkt 6: Tid: 15 min. Deltagere: ..." in a meeting's front page
+            flush()
+            pieces.append((listed.group(1), True))
+            stripped = line = stripped[listed.end():]
         if _is_header(stripped) or _HEADING.match(stripped):
             flush()
+            if _HEADING.match(stripped):
+                pieces.append((clean(stripped), True))
             continue
         row = _table_row(line)
         if row is not None:
             flush()
-            units.append(row)
+            pieces.append((row, False))
         elif _FIELD.match(stripped):
             flush()
             prose.append(stripped)  # a field starts a unit; its value may wrap onto the next line
         else:
             prose.append(line)
     flush()
-    return [u for u in (clean(u) for u in _split_fields(units))
-            if len(u) >= MIN_CHARS and not _mostly_links(u)]
+    return [(u, heading) for piece, heading in pieces
+            for u in ([clean(piece)] if heading else (
+                clean(item) for p in _split_fields([piece]) for item in split_agenda_list(p)))
+            if heading or (len(u) >= MIN_CHARS and not _mostly_links(u))]
 
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+")
+
+# Letterhead and document metadata: "Antal tegn: 6.454", "Sagsnummer: EMN-2023-000692",
+# "Tlf.: 41 85 52 58", an address block ("Jægergården, Værkmestergade 15 B 8000 Aarhus C"),
+# a template's unfilled "Klik her for at angive tekst.".
+_METADATA_LABEL = re.compile(
+    r"^(?:Antal tegn|Sagsnummer|Sag|Sagsbehandler|Telefon|Direkte telefon|Tlf|E-?mail|"
+    r"Direkte e-?mail|E-post|Lix|Mobil|CVR|EAN|Web)\.?:", re.IGNORECASE)
+_STREET = re.compile(r"[A-ZÆØÅ]\w*(?:vej|gade|plads|allé|torv|stræde|boulevard)\s+\d+")
+_POSTAL = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ]{1,2})?(?:\s|$)")
+_TEMPLATE = "Klik her for at angive tekst"
+
+
+_LISTED_NUMBER = re.compile(r"(?:^|\s)(\d{1,2})\.?\s+(?=[A-ZÆØÅ])")
+MIN_LISTED_ENTRIES = 3
+
+
+def split_agenda_list(unit: str) -> list[str]:
+    """A meeting's list of items run together into one sentence ("Dagsorden til
+    udvalgsmødet 11. januar 2023 1 Referat ... 2 Modernisering af Samsøgade Skole 3 Forslag
+    fra EL om ...") as one unit per item, the lead-in first: "which party proposed X" is
+    answered by the line "3 Forslag fra EL om ...", not by the whole agenda. Numbers 1, 2,
+    3 ... in order before capitalised titles make a list; anything else stays one unit."""
+    found = list(_LISTED_NUMBER.finditer(unit))
+    run: list[re.Match[str]] = []
+    best: list[re.Match[str]] = []
+    for match in found:
+        number = int(match.group(1))
+        run = [*run, match] if run and number == int(run[-1].group(1)) + 1 else [match]
+        if len(run) > len(best):
+            best = run
+    if len(best) < MIN_LISTED_ENTRIES:
+        return [unit]
+    cuts = [m.start() for m in best] + [len(unit)]
+    parts = [unit[:cuts[0]]] + [unit[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def is_furniture(unit: str) -> bool:
+    """Whether `unit` is letterhead or document metadata rather than something the
+    document says: it tells nothing about the case, and an answer quotes it only when the
+    question asks for exactly that field (`answertype.names_field`)."""
+    return (bool(_METADATA_LABEL.match(unit)) or _TEMPLATE in unit
+            or bool(_STREET.search(unit) and _POSTAL.search(unit)))
 
 
 def _mostly_links(unit: str) -> bool:

@@ -303,3 +303,39 @@ def test_a_question_the_minutes_record_as_raised_is_quoted(searcher) -> None:
     answer = searcher.ask("Foreslog rådmandskredsen fondsfinansiering af Opgang til Opgang?",
                           role="public")
     assert "Er der mulighed for at skaffe finansiering via fonde?" in answer.answer
+
+
+def test_a_question_asking_two_things_gets_both_answers(searcher) -> None:
+    # "how much" alone would keep only sentences with an amount, and lose how it is shared
+    answer = searcher.ask("Hvor mange penge om året er der afsat til en "
+                          "hjernerystelseskoordinator, og hvordan deles udgiften?")
+    assert not answer.insufficient_evidence
+    assert "0,5 mio. kr. om året" in answer.answer
+    assert "finansieres ligeligt" in answer.answer
+
+
+def test_the_labelled_field_answers_for_its_form(searcher) -> None:
+    answer = searcher.ask(
+        "Hvornår og hvor holder Social- og Beskæftigelsesudvalget møde den 29. marts 2023?")
+    assert "Mødetid: Kl. 18.15 – 20.00" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # the subject is in the documents, the asked value is not: "i et år", "Afsnit 7",
+        # "fem medarbejdere" count no refugees, years of the agreement or children
+        "Hvor mange ukrainske flygtninge har Børn og Unge kapacitet til at indkvartere?",
+        "Hvor mange år løber partnerskabsaftalen mellem Aarhus Kommune og Børns Vilkår?",
+        "Hvor mange børn står på venteliste til det Tværgående Trivselsteam?",
+    ],
+)
+def test_a_count_of_something_else_is_no_answer(searcher, question: str) -> None:
+    assert searcher.ask(question).insufficient_evidence
+
+
+def test_letterhead_is_never_quoted(searcher) -> None:
+    answer = searcher.ask("Who took part in the cross-departmental theme meeting held on 12 "
+                          "January 2023?")
+    assert "Antal tegn" not in answer.answer and "8000 Aarhus C" not in answer.answer
+    assert "Ansvarlig:" not in answer.answer  # "took part" names no responsible person

@@ -195,3 +195,31 @@ def test_naive_chunks(corpus_pages):
     assert any(not c.closed for c in naive)
     overlapping = naive_chunks(MBU, meeting, pages, closed, size=1000, overlap=100)
     assert len(overlapping) > len(naive)
+
+
+@pytest.mark.parametrize(
+    ("text", "for_answers", "for_chunks"),
+    [
+        # a list-closing "mm." before a sentence-starting word ends the sentence for answers
+        (
+            "Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
+            "teamets delte ledelse.",
+            ["Teamet får erfaring med angst mm.",
+             "Det er derudover blevet besluttet at fastholde teamets delte ledelse."],
+            ["Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
+             "teamets delte ledelse."],
+        ),
+        # ... but not before a name, and other abbreviations never do
+        (
+            "Der deltager skoler, klubber mm. Aarhus Kommune betaler. Prisen er 5 kr. Det er "
+            "billigt.",
+            ["Der deltager skoler, klubber mm. Aarhus Kommune betaler.",
+             "Prisen er 5 kr. Det er billigt."],
+            ["Der deltager skoler, klubber mm. Aarhus Kommune betaler.",
+             "Prisen er 5 kr. Det er billigt."],
+        ),
+    ],
+)
+def test_list_endings_end_answer_sentences_only(text, for_answers, for_chunks):
+    assert split_sentences(text, list_endings=True) == for_answers
+    assert split_sentences(text) == for_chunks  # windows of existing indexes do not move

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retriever.intent import asks_the_minutes, is_decision_question
+from retriever.intent import asks_the_minutes, is_decision_question, question_parts
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,34 @@ def test_whether_something_shall_be_done_asks_the_minutes(question):
 )
 def test_a_shall_inside_the_question_does_not_ask_the_minutes(question):
     assert not asks_the_minutes(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("Hvor mange penge om året er der afsat til en hjernerystelseskoordinator, og hvordan "
+         "deles udgiften?",
+         ["Hvor mange penge om året er der afsat til en hjernerystelseskoordinator?",
+          "hvordan deles udgiften?"]),
+        ("Hvor mange punkter blev der fulgt op på, og for hvor mange blev opfølgningen afsluttet?",
+         ["Hvor mange punkter blev der fulgt op på?",
+          "hvor mange blev opfølgningen afsluttet?"]),
+        ("When will the trials be evaluated, and when is the City Council due to get the report?",
+         ["When will the trials be evaluated?",
+          "when is the City Council due to get the report?"]),
+    ],
+)
+def test_a_question_asking_two_things_has_two_parts(question, parts):
+    assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvornår og hvor holder udvalget møde?",  # one question asking two types
+        "Hvad blev besluttet om Opgang til Opgang?",
+        "Hvilke skoler og hvilke klubber deltager?",  # "og hvilke" with too few words before
+    ],
+)
+def test_a_single_question_is_one_part(question):
+    assert question_parts(question) == [question]

@@ -108,6 +108,18 @@ def _title_pattern(title: str) -> str:
     return r"\s*".join(chars)
 
 
+def item_heading(punkt: int | None, title: str | None) -> re.Pattern[str]:
+    """The "(Beslutning for) Punkt N: <titel>" heading of an item as printed: the title may
+    wrap over lines; without a title the heading runs to the end of its line."""
+    number = rf"{punkt}" if punkt is not None else r"\d{1,3}"
+    head = rf"(?:Beslutning(?:er)?\s+for\s+)?Punkt\s+{number}\s*(?:\(\s*Lukket\s*\))?\s*:"
+    if title:
+        head += r"\s*" + _title_pattern(title)
+    else:
+        head += r"[^\n]*"
+    return re.compile(head, re.IGNORECASE)
+
+
 def strip_item_heading(text: str, punkt: int | None, title: str | None) -> str:
     """Drop everything up to the last "(Beslutning for) Punkt N: <titel>" heading.
 
@@ -115,11 +127,5 @@ def strip_item_heading(text: str, punkt: int | None, title: str | None) -> str:
     heading; the title may wrap over lines. Text before the last heading is never part of
     the decision.
     """
-    number = rf"{punkt}" if punkt is not None else r"\d{1,3}"
-    head = rf"(?:Beslutning(?:er)?\s+for\s+)?Punkt\s+{number}\s*(?:\(\s*Lukket\s*\))?\s*:"
-    if title:
-        head += r"\s*" + _title_pattern(title)
-    else:
-        head += r"[^\n]*"
-    matches = list(re.finditer(head, text, re.IGNORECASE))
+    matches = list(item_heading(punkt, title).finditer(text))
     return text[matches[-1].end():] if matches else text

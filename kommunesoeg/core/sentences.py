@@ -81,11 +81,25 @@ _END_RE = re.compile(r"([.!?][\"”’)\]]*)\s+(?=[A-ZÆØÅ0-9\"“”(•◦�
 _BULLET_RE = re.compile(r"\n\s*(?=[•◦▪●]|- |\d{1,2}[.)] |[a-z]\) )")
 
 
-def split_sentences(text: str) -> list[str]:
+# Abbreviations that close a list ("angst mm.", "osv.") often end the sentence too; they
+# do when the next word is one that starts Danish sentences ("... angst mm. Det er
+# derudover blevet besluttet ...") rather than a name ("mm. Aarhus Kommune").
+LIST_ENDINGS = {"mm", "m.m", "mv", "m.v", "osv", "etc", "m.fl"}
+SENTENCE_STARTERS = {
+    "det", "der", "den", "de", "dette", "disse", "denne", "vi", "han", "hun", "man", "hvis",
+    "når", "men", "endvidere", "derudover", "desuden", "herudover", "samtidig", "her", "dog",
+    "derfor", "herefter", "hertil", "endelig", "alle", "også", "ligeledes",
+}
+
+
+def split_sentences(text: str, *, list_endings: bool = False) -> list[str]:
     """Split Danish text into sentences; abbreviations, ordinals and initials do not end one.
 
     List items (bullets, "1. ...") start a new sentence even without a period before them,
-    since minutes are full of bullet lists of decisions.
+    since minutes are full of bullet lists of decisions. With `list_endings`, "mm." /
+    "osv." before a sentence-starting word ends a sentence (`LIST_ENDINGS`): answers quote
+    sentences, so "angst mm. Det er blevet besluttet ..." must be two. Chunking keeps the
+    default, so the windows an index was built with do not move.
     """
     pieces: list[str] = []
     for block in _BULLET_RE.split(text):
@@ -98,6 +112,10 @@ def split_sentences(text: str) -> list[str]:
             word = re.search(r"(\S+)\.$", before.rstrip('"”’)]'))
             if m.group(1).startswith(".") and word:
                 token = word.group(1).lower().lstrip('("“')
+                if list_endings and token in LIST_ENDINGS and _starts_sentence(block, m.end()):
+                    pieces.append(block[start : m.end(1)].strip())
+                    start = m.end()
+                    continue
                 if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
                     continue
                 if token.isdigit() and before.strip() == f"{token}.":
@@ -110,6 +128,11 @@ def split_sentences(text: str) -> list[str]:
         if tail:
             pieces.append(tail)
     return [p for p in pieces if any(ch.isalnum() for ch in p)]
+
+
+def _starts_sentence(block: str, at: int) -> bool:
+    following = re.match(r"\w+", block[at:])
+    return following is not None and following.group(0).lower() in SENTENCE_STARTERS
 
 
 def cut_long(sentence: str, max_chars: int) -> list[str]:
