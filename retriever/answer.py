@@ -357,8 +357,11 @@ def _assemble(question: str, chosen: list[_Candidate], hits: list[Hit],
         adjacent = (previous is not None and previous.hit_index == cand.hit_index
                     and cand.position == previous.position + 1)
         if adjacent:
+            # as printed: "med? – er det et yderligere administrativt lag", not "med? er det"
             run = sentences.pop()
-            sentences.append(AnswerSentence(f"{run.text} {cand.text}", run.citations))
+            joined = verbatim_runs(hits[cand.hit_index].text, [run.text, cand.text])
+            text = joined[0] if len(joined) == 1 else f"{run.text} {cand.text}"
+            sentences.append(AnswerSentence(text, run.citations))
         else:
             sentences.append(AnswerSentence(cand.text, [number[cand.hit_index]]))
         previous = cand

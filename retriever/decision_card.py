@@ -20,6 +20,8 @@ that report it.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,7 @@ from kommunesoeg.core.results import DecisionCard, DecisionTreatment, Filters, H
 from kommunesoeg.core.textnorm import content_terms
 from retriever.access import may_see_chunk, may_see_decision, present
 from retriever.hits import hit_for
+from retriever.intent import question_parts
 from retriever.items import (
     ItemKey,
     date_affinity,
@@ -168,13 +171,17 @@ def _similar_titles(a: str, b: str) -> bool:
 
 def quote_decision(view: IndexView, text: str, question: str) -> list[str]:
     """The units of a decision text the answer quotes: all of it when short, else the first
-    unit (the main decision) plus the units sharing most of the question's rare words, in
-    document order, up to MAX_QUOTED_CHARS."""
+    unit (the main decision) plus the units sharing most of the question's (or one of its
+    parts', `intent.question_parts`) rare words, in document order, up to MAX_QUOTED_CHARS."""
     units = quotable_texts(text.removesuffix(TRUNCATED))
     if sum(len(u) for u in units) <= MAX_QUOTED_CHARS:
         return units
-    terms = content_terms(question)
-    ranked = sorted(range(1, len(units)), key=lambda i: -view.terms.coverage(terms, units[i]))
+    # a question asking two things ("Hvad blev besluttet om videoen, og hvem skal være med
+    # til at lave oplægget?") keeps the units of each part: a part's few words would weigh
+    # little among the whole question's
+    asked = [content_terms(question)] + [content_terms(p) for p in question_parts(question)[1:]]
+    ranked = sorted(range(1, len(units)),
+                    key=lambda i: -max(view.terms.coverage(t, units[i]) for t in asked))
     keep = {0}
     total = len(units[0])
     for i in ranked:
@@ -183,6 +190,27 @@ def quote_decision(view: IndexView, text: str, question: str) -> list[str]:
         keep.add(i)
         total += len(units[i])
     return [units[i] for i in sorted(keep)]
+
+
+_NEXT_ITEM = re.compile(r"\b(?:Beslutning(?:er)? for )?Punkt \d{1,3}\s*(?:\(\s*Lukket\s*\))?\s*:")
+
+
+def _continued(decision: str, holder: str) -> str:
+    """A decision text the indexer shortened (it ends in TRUNCATED), continued from the
+    passage that holds it up to the next item's heading: the part a question asks about
+    ("... videokonceptet gentænkes", "oplæg udarbejdes i samarbejde med
+    Kommunikationsteamet") may stand after the first 700 characters. `holder` is the
+    passage text, whitespace collapsed."""
+    if not decision.endswith(TRUNCATED):
+        return decision
+    kept = decision.removesuffix(TRUNCATED)
+    units = quotable_texts(kept)
+    at = holder.find(units[-1]) if units else -1
+    if at < 0:
+        return decision
+    rest = holder[at + len(units[-1]):]
+    following = _NEXT_ITEM.search(rest)
+    return f"{kept} {rest[:following.start()] if following else rest}".strip()
 
 
 def decision_answer(view: IndexView, question: str, query_vec: np.ndarray, pool: list[Hit],
@@ -213,7 +241,8 @@ def decision_answer(view: IndexView, question: str, query_vec: np.ndarray, pool:
             citation=len(citations),
         ))
     holder = " ".join(citations[0].text.split())
-    quoted = [u for u in quote_decision(view, rows[0].text, question) if u in holder]
+    quoted = [u for u in quote_decision(view, _continued(rows[0].text, holder), question)
+              if u in holder]
     if not quoted:
         return None
     margin = best.score - scored[1].score if len(scored) > 1 else best.score

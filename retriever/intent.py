@@ -11,6 +11,8 @@ _DECISION_QUESTION = re.compile(
     r"\b(?:besluttet|beslut\w*|vedtaget|vedtog|aftalt|godkendt\w*|udfald\w*|konklu\w*|"
     r"(?:sagde|sagt)\s+(?:\w+\s+){0,3}(?:ja|nej)|(?:ja|nej)\s+til|"
     r"kom\s+(?:\w+\s+){0,3}frem\s+til|skete\s+der\s+(?:under|på|med)|"
+    r"(?:fik|får|gav|giver)\s+(?:\w+\s+){0,4}(?:lov|grønt\s+lys|tilladelse|mandat|opbakning)|"
+    r"grønt\s+lys|"
     r"decided|decision\w*|agreed|approved|approve|resolved|outcome|said\s+(?:yes|no)|"
     r"what\s+happened)\b",
     re.IGNORECASE,

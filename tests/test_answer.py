@@ -339,3 +339,27 @@ def test_letterhead_is_never_quoted(searcher) -> None:
                           "January 2023?")
     assert "Antal tegn" not in answer.answer and "8000 Aarhus C" not in answer.answer
     assert "Ansvarlig:" not in answer.answer  # "took part" names no responsible person
+
+
+def test_a_long_decision_is_quoted_where_the_question_points_past_its_first_700_chars(
+        searcher) -> None:
+    answer = searcher.ask("Hvad blev der besluttet om videoen til problemforståelsen 'Blandede "
+                          "Bydele og Integration', og hvem skal være med til at lave oplægget?")
+    assert answer.decision is not None
+    assert "oplæg udarbejdes i samarbejde med Kommunikationsteamet" in answer.answer
+    _assert_faithful(answer)
+
+
+def test_permission_asked_is_answered_by_the_decision_not_the_proposal(searcher) -> None:
+    answer = searcher.ask("Fik Børn og Unge lov til at søge kommunens klimapenge til et projekt "
+                          "om mere klimavenlig mad, som børnene selv kan lide?")
+    assert "godkendte rådmanden, at der sendes en ansøgning" in answer.answer
+    assert "Drøfter og giver mandat" not in answer.answer  # the Indstilling
+
+
+def test_neighbouring_units_are_quoted_as_printed(searcher) -> None:
+    answer = searcher.ask("Var der nogen i rådmandskredsen, der var bekymrede for, at den nye "
+                          "aftale med regionen om børn, der har det psykisk svært, bare giver "
+                          "mere bureaukrati?")
+    assert "Hvad bringer samarbejdsaftalen med? – er det et yderligere administrativt lag" in (
+        answer.answer)

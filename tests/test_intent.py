@@ -30,6 +30,10 @@ from retriever.intent import asks_the_minutes, is_decision_question, question_pa
         "Hvad skete der under punktet om sygedagpenge regres?",
         "Hvad skete der på punktet om Aarhus Skills?",
         "Hvad skete der med ansøgningen til Klimafonden?",
+        # permission given: "fik lov til", "gav grønt lys", "fik mandat"
+        "Fik Børn og Unge lov til at søge kommunens klimapenge?",
+        "Hvad gav rådmændene grønt lys til efter fællesmødet?",
+        "Fik forvaltningen mandat til at gå videre?",
         # English
         "What was decided about Opgang til Opgang?",
         "What happened to the application to the climate fund?",
