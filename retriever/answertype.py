@@ -21,7 +21,8 @@ import re
 from kommunesoeg.core.danish import MONTHS_DA
 
 _QUANTITY_Q = re.compile(
-    r"\b(hvor\s+(mange|meget|stort?|store|længe|lang)|hvad\s+(koster|kostede|beløber)|"
+    r"\b(hvor\s+(mange|meget|stort?|store|længe|lang|gamle?)|hvad\s+(koster|kostede|beløber)|"
+    r"hvilken\s+alder|how\s+old|what\s+age|"
     r"beløb\w*|antal(let)?|how\s+(many|much|long)|what\s+(does|did)\s+\w+\s+cost)\b",
     re.IGNORECASE,
 )

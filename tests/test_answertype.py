@@ -408,3 +408,10 @@ def test_a_count_of_items_is_no_money_question():
 def test_who_was_appointed_asks_a_name(question):
     assert expected_type(question) == "name"
     assert not holds_answer_type("Ansættelse af ny økonomidirektør", "name", question)
+
+
+def test_how_old_asks_a_number():
+    question = "Hvor gamle skal de unge være for at få et stress- og angstforløb?"
+    assert expected_type(question) == "quantity"
+    assert holds_answer_type("Stress- og angstforløb til unge fra 15 år.", "quantity", question)
+    assert not holds_answer_type("Stress- og angstforløb til unge.", "quantity", question)
