@@ -174,10 +174,21 @@ def _pieces(text: str, punkt: int | None, title: str | None) -> list[tuple[str, 
         else:
             prose.append(line)
     flush()
-    return [(u, heading) for piece, heading in pieces
-            for u in ([clean(piece)] if heading else (
-                clean(item) for p in _split_fields([piece]) for item in split_agenda_list(p)))
-            if heading or (len(u) >= MIN_CHARS and not _mostly_links(u))]
+    finished: list[tuple[str, bool]] = []
+    for piece, heading in pieces:
+        if heading:
+            finished.append((clean(piece), True))
+        else:
+            finished.extend((unit, False) for unit in _as_quoted(piece))
+    return finished
+
+
+def _as_quoted(piece: str) -> list[str]:
+    """A piece of prose, a field or a table row as the units an answer quotes: split at
+    embedded field labels and at the items of an agenda run together, cleaned, without
+    fragments and lists of links."""
+    units = (clean(item) for part in _split_fields([piece]) for item in split_agenda_list(part))
+    return [unit for unit in units if len(unit) >= MIN_CHARS and not _mostly_links(unit)]
 
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+")
