@@ -46,6 +46,7 @@ from retriever.items import item_of, mentioned_dates, states_date
 from retriever.quotable import (
     is_field,
     is_furniture,
+    is_logistics,
     quotable_texts,
     quotable_units,
     verbatim_runs,
@@ -96,6 +97,7 @@ class _Candidate:
     score: float = 0.0
     window: float = 0.0  # the meaning part of `score` before sentence-level reranking
     in_minutes: bool = False  # part of a decision the minutes record
+    labelled: int = 0  # `answertype.labelled_answer`: a field whose label fits the question
 
 
 def split_sentences(passage: str, punkt: int | None = None, title: str | None = None) -> list[str]:
@@ -242,8 +244,9 @@ def _score_units(view: IndexView, question: str, query_vec: np.ndarray,
             if kind in SOFT_TYPES and holds_answer_type(unit.text, kind, question):
                 cand.score += 0.03
             # "Mødetid: Kl. 18.15 – 20.00" for "hvornår holder udvalget møde?"
+            cand.labelled = labelled_answer(unit.text, question)
             if not unit.context or entry_cover[unit.context] >= asked_entry:
-                cand.score += LABELLED_BONUS[labelled_answer(unit.text, question)]
+                cand.score += LABELLED_BONUS[cand.labelled]
             if len(unit.text) < 25 and not unit.context:  # fragments ("Godkendt.")
                 cand.score -= 0.05
             # a question in the text is rarely its answer - unless the minutes record it as
@@ -324,6 +327,8 @@ def _select(candidates: list[_Candidate], minutes_q: bool,
             break
         if cand.text.endswith(":"):  # a lead-in ("Drøftet med bemærkninger:") says nothing
             continue  # without the list after it, and that list is scored on its own
+        if is_logistics(cand.text) and not cand.labelled and not is_logistics(best.text):
+            continue  # "Deltagere: ..." beside the sentence that answers says nothing of it
         if cand.context != best.context and (best.context and cand.context
                                              or is_field(cand.text) and is_field(best.text)):
             continue  # a field of another form entry (or item) answers about that one

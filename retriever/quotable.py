@@ -106,6 +106,19 @@ def is_field(unit: str) -> bool:
     return bool(_FIELD.match(unit))
 
 
+# The fields that say how an item is handled at the meeting, not what it is about.
+_LOGISTICS = re.compile(
+    r"^(?:Tid|Deltagere?|Ansvarlig|Mødetid|Mødested|Mødedato|Metode|Bilag|Sagsbehandler|"
+    r"Mødeleder|Referent):\s", re.IGNORECASE)
+
+
+def is_logistics(unit: str) -> bool:
+    """Whether `unit` is a field saying how an item is handled ("Tid: 15 min.", "Deltagere:
+    Elin Poulsen og Daniel Wilson", "Metode: Orientering"): an answer quotes it for a
+    question about exactly that, never as a neighbour of the sentence that answers."""
+    return bool(_LOGISTICS.match(unit))
+
+
 def _is_entry(unit: str) -> bool:
     return bool(_ENTRY.match(unit)) and not _FIELD.match(unit)
 

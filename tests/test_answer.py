@@ -363,3 +363,11 @@ def test_neighbouring_units_are_quoted_as_printed(searcher) -> None:
                           "mere bureaukrati?")
     assert "Hvad bringer samarbejdsaftalen med? – er det et yderligere administrativt lag" in (
         answer.answer)
+
+
+def test_a_participants_field_is_not_quoted_beside_the_answer(searcher) -> None:
+    answer = searcher.ask("Hvad blev der noteret om finansiering og anbefalet af "
+                          "oplægsholderen, da arbejdspakkerne under EUD-indsatsen var på MBU's "
+                          "rådmandsmøde den 10. januar 2023?")
+    assert not answer.insufficient_evidence
+    assert "Deltagere:" not in answer.answer  # not asked; it only stands next to the answer

@@ -12,6 +12,7 @@ from retriever.quotable import (
     Unit,
     is_field,
     is_furniture,
+    is_logistics,
     last_entry,
     quotable_texts,
     quotable_units,
@@ -197,3 +198,13 @@ def test_a_run_of_numbered_item_titles_is_one_unit_per_item():
 )
 def test_numbers_out_of_order_are_no_agenda_list(unit):
     assert split_agenda_list(unit) == [unit]
+
+
+@pytest.mark.parametrize(
+    ("unit", "logistics"),
+    [("Tid: 15 min.", True), ("Deltagere: Elin Poulsen og Daniel Wilson", True),
+     ("Metode: Orientering", True), ("Baggrund/formål: Udvalget orienteres.", False),
+     ("Status: Stillingen slås op i uge 8.", False)],
+)
+def test_fields_saying_how_an_item_is_handled_are_logistics(unit, logistics):
+    assert is_logistics(unit) is logistics
