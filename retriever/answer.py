@@ -634,10 +634,9 @@ def _of_expected_type(question: str, candidates: list[_Candidate], hits: list[Hi
     best = max(c.score for c in candidates)
     by_place = {(c.hit_index, c.position): c.score for c in candidates}
     by_passage: dict[int, float] = {}
-    for cand in candidates:
-        by_passage[cand.hit_index] = max(by_passage.get(cand.hit_index, cand.score), cand.score)
     by_record: dict[tuple, float] = {}
     for cand in candidates:
+        by_passage[cand.hit_index] = max(by_passage.get(cand.hit_index, cand.score), cand.score)
         key = _record_of(cand, hits)
         by_record[key] = max(by_record.get(key, float("-inf")), cand.score)
     kept = []

@@ -161,13 +161,14 @@ _COUNT_Q = re.compile(r"\b(hvor\s+mange|antal(let)?|how\s+many)\b", re.IGNORECAS
 # ("hvor mange ukrainske flygtninge har ..." counts flygtninge; "hvor mange drejer det sig
 # om" names nothing).
 _COUNTED = re.compile(r"\bhvor\s+mange\s+(?:af\s+)?(\w+)(?:\s+(\w+))?", re.IGNORECASE)
-_NOT_COUNTED = frozenset(
-    "af de det den der dem om i på til er var har havde skal skulle kan kunne vil ville "
-    "bliver blev står stod drejer findes fandtes gange får fik kommer kom deltog deltager "
-    "sidder bor ligger".split()
+_NOT_COUNTED = frozenset((
+    "af", "de", "det", "den", "der", "dem", "om", "i", "på", "til", "er", "var", "har", "havde",
+    "skal", "skulle", "kan", "kunne", "vil", "ville", "bliver", "blev", "står", "stod",
+    "drejer", "findes", "fandtes", "gange", "får", "fik", "kommer", "kom", "deltog",
+    "deltager", "sidder", "bor", "ligger",
     # people in general: the documents count them as borgere, personer, deltagere, ...
-    + ["mennesker", "folk"]
-)
+    "mennesker", "folk",
+))
 PREFIX_CHARS = 5  # "centrene" / "centre", "lokaldistrikter" / "lokaldistrikt"
 COUNTED_WITHIN = 4  # words from the number to what it counts ("to funktionelt hjemløse veteraner")
 
@@ -260,12 +261,13 @@ def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bo
 # Agenda-form fields whose label says what they state. "Mødetid: Kl. 18.15 – 20.00" is the
 # answer to "hvornår holder udvalget møde?" however little its few words share in meaning
 # with the question; "Tid: 19.05 – 19.30 (25 min.)" answers "hvor lang tid er der sat af?".
+_PERSON_LABELS = ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent")
 _LABELS = {
     "time": ("mødetid", "mødedato", "dato", "tid", "tidspunkt", "frist"),
     "place": ("mødested", "sted", "lokale", "adresse"),
-    "person": ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent"),
+    "person": _PERSON_LABELS,
     "quantity": ("tid",),  # for a duration only ("hvor lang tid")
-    "name": ("deltagere", "deltager", "ansvarlig", "sagsbehandler", "mødeleder", "referent"),
+    "name": _PERSON_LABELS,
     "frequency": (),
 }
 _LABEL = re.compile(r"^([A-ZÆØÅ][\wæøå]{1,15}):\s+\S")

@@ -21,7 +21,6 @@ that report it.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 
 import numpy as np

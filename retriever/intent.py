@@ -50,7 +50,7 @@ def asks_the_minutes(question: str) -> bool:
 # "og" / "and" + a question word. Each part is answered; the second is often the sentence
 # after the first's answer, which the first part's type ("how much") would filter out.
 _SECOND_QUESTION = re.compile(
-    r",?\s+(?:og|samt|and)\s+(?:(?:for|i|på|til|med|om|af|fra|in|for|to|with|of)\s+)?"
+    r",?\s+(?:og|samt|and)\s+(?:(?:for|i|på|til|med|om|af|fra|in|to|with|of)\s+)?"
     r"(?=(?:hvordan|hvornår|hvem|hvor|hvad|hvilke[nt]?|hvorfor|how|when|"
     r"who|where|what|which|why)\b)",
     re.IGNORECASE,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from kommunesoeg.core.outcomes import item_heading
 from kommunesoeg.core.sentences import split_sentences
@@ -204,19 +205,6 @@ def _as_quoted(piece: str) -> list[str]:
     return [unit for unit in units if len(unit) >= MIN_CHARS and not _mostly_links(unit)]
 
 
-_LINK = re.compile(r"(?:https?://|www\.)\S+")
-
-# Letterhead and document metadata: "Antal tegn: 6.454", "Sagsnummer: EMN-2023-000692",
-# "Tlf.: 41 85 52 58", an address block ("Jægergården, Værkmestergade 15 B 8000 Aarhus C"),
-# a template's unfilled "Klik her for at angive tekst.".
-_METADATA_LABEL = re.compile(
-    r"^(?:Antal tegn|Sagsnummer|Sag|Sagsbehandler|Telefon|Direkte telefon|Tlf|E-?mail|"
-    r"Direkte e-?mail|E-post|Lix|Mobil|CVR|EAN|Web)\.?:", re.IGNORECASE)
-_STREET = re.compile(r"[A-ZÆØÅ]\w*(?:vej|gade|plads|allé|torv|stræde|boulevard)\s+\d+")
-_POSTAL = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ]{1,2})?(?:\s|$)")
-_TEMPLATE = "Klik her for at angive tekst"
-
-
 _LISTED_NUMBER = re.compile(r"(?:^|\s)(\d{1,2})\.?\s+(?=[A-ZÆØÅ])")
 MIN_LISTED_ENTRIES = 3
 
@@ -238,8 +226,19 @@ def split_agenda_list(unit: str) -> list[str]:
     if len(best) < MIN_LISTED_ENTRIES:
         return [unit]
     cuts = [m.start() for m in best] + [len(unit)]
-    parts = [unit[:cuts[0]]] + [unit[a:b] for a, b in zip(cuts, cuts[1:])]
+    parts = [unit[:cuts[0]]] + [unit[a:b] for a, b in pairwise(cuts)]
     return [p.strip() for p in parts if p.strip()]
+
+
+# Letterhead and document metadata: "Antal tegn: 6.454", "Sagsnummer: EMN-2023-000692",
+# "Tlf.: 41 85 52 58", an address block ("Jægergården, Værkmestergade 15 B 8000 Aarhus C"),
+# a template's unfilled "Klik her for at angive tekst.".
+_METADATA_LABEL = re.compile(
+    r"^(?:Antal tegn|Sagsnummer|Sag|Sagsbehandler|Telefon|Direkte telefon|Tlf|E-?mail|"
+    r"Direkte e-?mail|E-post|Lix|Mobil|CVR|EAN|Web)\.?:", re.IGNORECASE)
+_STREET = re.compile(r"[A-ZÆØÅ]\w*(?:vej|gade|plads|allé|torv|stræde|boulevard)\s+\d+")
+_POSTAL = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ]{1,2})?(?:\s|$)")
+_TEMPLATE = "Klik her for at angive tekst"
 
 
 def is_furniture(unit: str) -> bool:
@@ -248,6 +247,9 @@ def is_furniture(unit: str) -> bool:
     question asks for exactly that field (`answertype.names_field`)."""
     return (bool(_METADATA_LABEL.match(unit)) or _TEMPLATE in unit
             or bool(_STREET.search(unit) and _POSTAL.search(unit)))
+
+
+_LINK = re.compile(r"(?:https?://|www\.)\S+")
 
 
 def _mostly_links(unit: str) -> bool:

@@ -202,17 +202,17 @@ def test_naive_chunks(corpus_pages):
     [
         # a list-closing "mm." before a sentence-starting word ends the sentence for answers
         (
-            "Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
-            "teamets delte ledelse.",
+            ("Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
+            "teamets delte ledelse."),
             ["Teamet får erfaring med angst mm.",
              "Det er derudover blevet besluttet at fastholde teamets delte ledelse."],
-            ["Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
-             "teamets delte ledelse."],
+            [("Teamet får erfaring med angst mm. Det er derudover blevet besluttet at fastholde "
+             "teamets delte ledelse.")],
         ),
         # ... but not before a name, and other abbreviations never do
         (
-            "Der deltager skoler, klubber mm. Aarhus Kommune betaler. Prisen er 5 kr. Det er "
-            "billigt.",
+            ("Der deltager skoler, klubber mm. Aarhus Kommune betaler. Prisen er 5 kr. Det er "
+            "billigt."),
             ["Der deltager skoler, klubber mm. Aarhus Kommune betaler.",
              "Prisen er 5 kr. Det er billigt."],
             ["Der deltager skoler, klubber mm. Aarhus Kommune betaler.",

@@ -108,8 +108,8 @@ def test_a_shall_inside_the_question_does_not_ask_the_minutes(question):
 @pytest.mark.parametrize(
     ("question", "parts"),
     [
-        ("Hvor mange penge om året er der afsat til en hjernerystelseskoordinator, og hvordan "
-         "deles udgiften?",
+        (("Hvor mange penge om året er der afsat til en hjernerystelseskoordinator, og hvordan "
+         "deles udgiften?"),
          ["Hvor mange penge om året er der afsat til en hjernerystelseskoordinator?",
           "hvordan deles udgiften?"]),
         ("Hvor mange punkter blev der fulgt op på, og for hvor mange blev opfølgningen afsluttet?",

@@ -112,15 +112,9 @@ def split_sentences(text: str, *, list_endings: bool = False) -> list[str]:
             word = re.search(r"(\S+)\.$", before.rstrip('"”’)]'))
             if m.group(1).startswith(".") and word:
                 token = word.group(1).lower().lstrip('("“')
-                if list_endings and token in LIST_ENDINGS and _starts_sentence(block, m.end()):
-                    pieces.append(block[start : m.end(1)].strip())
-                    start = m.end()
-                    continue
-                if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
-                    continue
-                if token.isdigit() and before.strip() == f"{token}.":
-                    continue  # a list number "2. Beslutningspunkter" starts, not ends, a sentence
-                if re.fullmatch(r"(\w\.)+\w", token):  # "a.p", "bl.a" style initialisms
+                ends_list = (list_endings and token in LIST_ENDINGS
+                             and _starts_sentence(block, m.end()))
+                if not ends_list and _period_continues(token, before):
                     continue
             pieces.append(block[start : m.end(1)].strip())
             start = m.end()
@@ -128,6 +122,16 @@ def split_sentences(text: str, *, list_endings: bool = False) -> list[str]:
         if tail:
             pieces.append(tail)
     return [p for p in pieces if any(ch.isalnum() for ch in p)]
+
+
+def _period_continues(token: str, before: str) -> bool:
+    """Whether the period after `token` (the last word of `before`) is inside a sentence:
+    an abbreviation, an initial, a list number or an initialism."""
+    if token in ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+        return True
+    if token.isdigit() and before.strip() == f"{token}.":
+        return True  # a list number "2. Beslutningspunkter" starts, not ends, a sentence
+    return bool(re.fullmatch(r"(\w\.)+\w", token))  # "a.p", "bl.a" style initialisms
 
 
 def _starts_sentence(block: str, at: int) -> bool:
