@@ -86,6 +86,7 @@ PART_WORDS_WEIGHT = 0.2  # a part's own words, on top of the whole question's (0
 LABEL_LEAD = 0.02  # a field whose label the question names, over the best unit of its passage
 NEIGHBOUR_DECAY = 0.03  # what a typed unit inherits from a neighbour loses per unit between
 MAX_EMBEDDED_CHARS = 400  # a unit is embedded for reranking up to this length (~100 tokens)
+RERANK_TIE = 0.02  # units this close to the last reranked one are reranked as well
 
 
 @dataclass
@@ -273,7 +274,10 @@ def _rerank_by_sentence(view: IndexView, question: str, query_vec: np.ndarray,
     if n <= 0 or not candidates:
         return candidates
     ranked = sorted(candidates, key=lambda c: -c.score)
-    top = ranked[:n]
+    # units tied with the n-th (a list's items share their window's score) are reranked
+    # too: a reranked unit must not fall below its unranked twins by being looked at
+    tied = ranked[min(n, len(ranked)) - 1].score - RERANK_TIE
+    top = [c for i, c in enumerate(ranked[:2 * n]) if i < n or c.score >= tied]
     kind = expected_type(question)
     if kind in REQUIRED_TYPES:
         typed = [c for c in ranked if holds_answer_type(c.text, kind, question)][:n]
@@ -344,6 +348,36 @@ def _select(candidates: list[_Candidate], minutes_q: bool,
             chosen.append(cand)
     # Read in document order: by passage rank, then position inside the passage.
     return sorted(chosen, key=lambda c: (c.hit_index, c.position))
+
+
+def _completed(chosen: list[_Candidate], candidates: list[_Candidate], minutes_q: bool,
+               limit: int) -> list[_Candidate]:
+    """`chosen` with the units that complete its best one, whatever their own score or
+    type: the list a lead-in introduces ("Samarbejdsaftalen består af tre delindsatser:"
+    says nothing without its three items), and the follow-up line of a decision the
+    minutes record ("Det blev besluttet, at der fremsendes et overblik ... MØB følger op." -
+    who acts on it is part of the decision, though the line shares little with the
+    question). The completing units take the places of the weakest runners-up."""
+    if not chosen:
+        return chosen
+    best = max(chosen, key=lambda c: c.score)
+    after = sorted((c for c in candidates
+                    if c.hit_index == best.hit_index and c.position > best.position),
+                   key=lambda c: c.position)
+    completing: list[_Candidate] = []
+    if best.text.endswith(":"):
+        for cand in after:
+            if cand.position != best.position + 1 + len(completing) or cand.text.endswith(":"):
+                break
+            completing.append(cand)
+    elif minutes_q and best.in_minutes:
+        completing = [c for c in after if c.position - best.position <= 2
+                      and c.in_minutes and find_followups(c.text)][:1]
+    places = {(c.hit_index, c.position) for c in completing}
+    others = sorted((c for c in chosen if c is not best
+                     and (c.hit_index, c.position) not in places), key=lambda c: -c.score)
+    kept = [best, *completing, *others][:limit]
+    return sorted(kept, key=lambda c: (c.hit_index, c.position))
 
 
 def _assemble(question: str, chosen: list[_Candidate], hits: list[Hit],
@@ -529,9 +563,11 @@ def answer_question(
     if len(parts) > 1:
         chosen = _answer_parts(view, question, parts, candidates, pool, config)
     else:
-        candidates = _of_expected_type(question, candidates, pool, config.type_margin)
-        candidates = _one_item(question, candidates, pool)
-        chosen = _select(candidates, asks_the_minutes(question), config) if candidates else []
+        typed = _of_expected_type(question, candidates, pool, config.type_margin)
+        typed = _one_item(question, typed, pool)
+        minutes_q = asks_the_minutes(question)
+        chosen = _select(typed, minutes_q, config) if typed else []
+        chosen = _completed(chosen, candidates, minutes_q, config.max_sentences)
     if not chosen:
         return _refusal(question, hits, role)
     return _assemble(question, chosen, pool, insufficient=False)
@@ -562,7 +598,8 @@ def _answer_parts(view: IndexView, question: str, parts: list[str],
             own = [c for c in own if _item_key(pool[c.hit_index]) == item]
         if not own:
             continue
-        picked = _select(own, asks_the_minutes(part), per_part)
+        picked = _completed(_select(own, asks_the_minutes(part), per_part), candidates,
+                            asks_the_minutes(part), per_part.max_sentences)
         if item is None:
             item = _item_key(pool[max(picked, key=lambda c: c.score).hit_index])
         have = {(c.hit_index, c.position) for c in chosen}

@@ -22,6 +22,8 @@ from kommunesoeg.core.danish import MONTHS_DA
 
 _QUANTITY_Q = re.compile(
     r"\b(hvor\s+(mange|meget|stort?|store|længe|lang|gamle?)|hvad\s+(koster|kostede|beløber)|"
+    # "Hvad vil den elektroniske kommunikation ... koste Aarhus Kommune?"
+    r"hvad\s+(?:vil|skal|kommer|kan|ville|skulle)\b[^?]{0,120}?\bkoste\b|"
     r"hvilken\s+alder|how\s+old|what\s+age|"
     r"beløb\w*|antal(let)?|how\s+(many|much|long)|what\s+(does|did)\s+\w+\s+cost)\b",
     re.IGNORECASE,
@@ -95,20 +97,43 @@ _PLACE = re.compile(
 
 # "Hvad hedder den nye driftschef?" asks a person's name: a sentence about the new
 # driftschef that never names her does not answer it, however close in meaning.
+_ROLE = (r"\w*(?:chef|direktør|leder|koordinator|konsulent|rådgiver|sagsbehandler|tovholder|"
+         r"kontaktperson|medarbejder|manager|director|coordinator)(?:en|er|e)?|rådmand(?:en)?|"
+         r"borgmester(?:en)?|formand(?:en)?|head|chair\w*|mayor|caseworker")
 _NAME_Q = re.compile(
-    r"\b(?:hvad\s+hedder|hvad\s+er\s+navnet\s+på|hvem\s+er\s+den\s+nye|what\s+is\s+the\s+name"
-    r"|what\s+was\s+the\s+name|who\s+is\s+the\s+new|"
-    r"hvem\s+(?:er|blev)\s+(?:blevet\s+)?(?:ansat|udnævnt|valgt|konstitueret)|"
-    r"who\s+(?:was|has\s+been|is)\s+(?:appointed|hired|elected))\b[^?]{0,40}?\b(?:\w*chef(?:en)?|"
-    r"\w*direktør(?:en)?|\w*leder(?:en)?|rådmand(?:en)?|borgmester(?:en)?|formand(?:en)?|"
-    r"sagsbehandler(?:en)?|koordinator(?:en)?|konsulent(?:en)?|rådgiver(?:en)?|"
-    r"kontaktperson(?:en)?|tovholder(?:en)?|\w*manager|director|head|chair\w*|mayor|"
-    r"coordinator|caseworker)\b",
+    rf"\b(?:(?:hvad\s+hedder|hvad\s+er\s+navnet\s+på|hvem\s+er\s+den\s+nye|"
+    rf"what\s+is\s+the\s+name|what\s+was\s+the\s+name|who\s+is\s+the\s+new)\b[^?]{{0,40}}?"
+    rf"\b(?:{_ROLE})\b|"
+    # "Hvem er blevet ansat som hjernerystelseskoordinator?": whoever the role, a hiring or
+    # an appointment is answered by the person's name
+    rf"hvem\s+(?:er|blev|bliver|skal)\s+(?:blevet\s+|være\s+)?(?:ansat|ansættes|udnævnt|"
+    rf"udpeget|valgt|konstitueret|ny)\b|"
+    rf"who\s+(?:was|has\s+been|is|will\s+be)\s+(?:appointed|hired|elected|named)\b)",
     re.IGNORECASE,
 )
 # A personal name: two or more capitalised words in a row ("Julie Hasselager", "Eva
-# Borchorst Mejnertz"); the municipality's own name is none.
-_NAME = re.compile(r"\b(?!Aarhus\s+Kommune)[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ][a-zæøå-]+)+\b")
+# Borchorst Mejnertz"). The capitalised words of a department's, a municipality's or an
+# institution's name are no person's ("Sociale Forhold og Beskæftigelse", "Aarhus Kommune",
+# "Velfærdsteknologiens Hus"), and a hiring question is not answered by them.
+_NAME = re.compile(r"\b[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ][a-zæøå-]+)+\b")
+_NOT_NAME_WORDS = frozenset((
+    "aarhus", "kommune", "kommunes", "region", "regionen", "sociale", "forhold", "beskæftigelse",
+    "sundhed", "omsorg", "børn", "unge", "kultur", "borgerservice", "teknik", "miljø",
+    "borgmesterens", "afdeling", "magistratsafdeling", "udvalg", "udvalget", "byråd", "byrådet",
+    "hus", "huset", "center", "centret", "centre", "skole", "skolen", "universitet",
+    "universitetshospital", "hospital", "danmark", "danske", "midtjylland", "styrelsen",
+    "ministeriet", "rådhus", "rådhuset", "vilkår", "fonden", "fond", "forening", "foreningen",
+    # a table's cells and a form's labels start with capitals too: "13 Besparelser Fra
+    # forligstekst", "Status Næste"
+    "fra", "til", "status", "næste", "bilag", "punkt", "notat", "indstilling", "resume",
+    "beslutning", "sag", "emne", "dato", "tid", "afsluttes", "opfølgning", "kopi",
+))
+
+
+def _names_person(sentence: str) -> bool:
+    return any(not {w.casefold() for w in m.group(0).split()} & _NOT_NAME_WORDS
+               for m in _NAME.finditer(sentence))
+
 
 # "Hvor ofte skal der laves en status?" asks a frequency: "hvert 2. år", "årligt", "to gange
 # om året", "kvartalsvis".
@@ -146,7 +171,8 @@ SOFT_TYPES = ("person", "place")  # a sentence with one is preferred
 # ("hvor mange børn") must not be answered with an amount of money.
 _MONEY_Q = re.compile(
     r"\b(penge|beløb\w*|kost(er|ede|e)|pris\w*|kroner|kr|budget\w*|bevilg\w*|afsat|"
-    r"money|cost\w*|price|funding|grant\w*|budget)\b",
+    r"betal\w*|\w*leje(?:n|t)?|gebyr\w*|takst\w*|udgift\w*|"
+    r"money|cost\w*|price|funding|grant\w*|budget|pay\w*|paid|rent|fees?)\b",
     re.IGNORECASE,
 )
 # ... unless the question asks how much time: "hvor lang tid er afsat" is a duration.
@@ -165,7 +191,7 @@ _NOT_COUNTED = frozenset((
     "af", "de", "det", "den", "der", "dem", "om", "i", "på", "til", "er", "var", "har", "havde",
     "skal", "skulle", "kan", "kunne", "vil", "ville", "bliver", "blev", "står", "stod",
     "drejer", "findes", "fandtes", "gange", "får", "fik", "kommer", "kom", "deltog",
-    "deltager", "sidder", "bor", "ligger",
+    "deltager", "sidder", "bor", "ligger", "består", "bestod",
     # people in general: the documents count them as borgere, personer, deltagere, ...
     "mennesker", "folk",
 ))
@@ -174,7 +200,7 @@ COUNTED_WITHIN = 4  # words from the number to what it counts ("to funktionelt h
 
 
 def _counted_words(question: str) -> list[str]:
-    """The prefixes of what a Danish count question counts, or [] when it names nothing."""
+    """The words of what a Danish count question counts, or [] when it names nothing."""
     found = _COUNTED.search(question)
     if found is None:
         return []
@@ -182,8 +208,17 @@ def _counted_words(question: str) -> list[str]:
     for word in (w for w in found.groups() if w):
         if word.casefold() in _NOT_COUNTED:
             break
-        words.append(word.casefold()[:PREFIX_CHARS])
+        words.append(word.casefold())
     return words
+
+
+def _bare(word: str) -> str:
+    """A counted noun without its plural or definite ending, so that its compounds count it:
+    "dele" / "tre delindsatser", "grupper" / "tre arbejdsgrupper"."""
+    for ending in ("erne", "ene", "er", "e"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
 
 
 def _counts(body: str, number: re.Match[str], counted: list[str]) -> bool:
@@ -212,7 +247,7 @@ def _has_quantity(sentence: str, question: str) -> bool:
     if _COUNT_Q.search(question) and not _TIME_COUNT_Q.search(question):
         body = _DURATION.sub(" ", body)
     # "hvor mange børn" is not answered by "fem medarbejdere"
-    counted = [] if money_q else counted
+    counted = [] if money_q else [_bare(w)[:PREFIX_CHARS] for w in counted]
     if any(_counts(body, m, counted) for m in _NUMBER_WORDS.finditer(body)):
         return True
     asked = {m.group(0) for m in _NUMBER.finditer(question)}
@@ -225,7 +260,22 @@ def _has_quantity(sentence: str, question: str) -> bool:
     return False
 
 
+# "Hvornår sender familielægen et brev til kommunen?" asks in which situation, not on
+# which date: "Korrespondancebrevet ... anvendes, når man som læge står med et barn, der ..."
+# answers it. A habitual present-tense verb after "hvornår" says so; a scheduling verb
+# ("hvornår starter / holdes / træder ... i kraft") and a modal ("hvornår skal ...") ask a date.
+_SITUATION_Q = re.compile(
+    r"\bhvornår\s+(?!(?:starter|begynder|slutter|afsluttes|holdes|holder|mødes|åbner|lukker|"
+    r"træder|udløber|gælder|sker|finder|foregår|forventes|er|bliver|kommer|skal|kan|vil|må|"
+    r"bør|kører|udkommer|offentliggøres|behandles|besluttes|vedtages|godkendes)\b)\w+(?:er|es)\b",
+    re.IGNORECASE,
+)
+_SITUATION = re.compile(r"\b(?:når|hvis|såfremt|i\s+tilfælde\s+af)\b", re.IGNORECASE)
+
+
 def _has_time(sentence: str, question: str) -> bool:
+    if _SITUATION_Q.search(question) and _SITUATION.search(sentence):
+        return True
     asked = {_time_key(m) for m in _TIME.finditer(question)}
     return any(_time_key(m) not in asked for m in _TIME.finditer(sentence))
 
@@ -250,7 +300,7 @@ def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bo
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence))
     if kind == "name":
-        return bool(_NAME.search(sentence))
+        return _names_person(sentence)
     if kind == "person":
         return bool(_PERSON.search(sentence))
     if kind == "place":

@@ -25,10 +25,13 @@ def is_decision_question(question: str) -> bool:
 
 
 # The bodies that decide, and what they say or want: a question about what the
-# rådmandskreds "mener", "vil have", "var bekymret for" is answered from the minutes.
+# rådmandskreds "mener", "vil have", "var bekymret for" is answered from the minutes, and so
+# is who follows a decision up.
 _MINUTES_QUESTION = re.compile(
     r"\b(?:rådmand\w*|rådmænd\w*|udvalg\w*|byråd\w*|magistrat\w*|direktion\w*|"
-    r"alderman|aldermen|committee|council|mayor)\b",
+    r"alderman|aldermen|committee|council|mayor|"
+    # who follows up: the minutes name the owner ("MØB følger op.")
+    r"følge\w*\s+op|follow\w*\s+up)\b",
     re.IGNORECASE,
 )
 

@@ -71,6 +71,26 @@ def test_dev_answers_quote_the_evidence(searcher, qid: str) -> None:
     assert any(_norm(e) in _norm(h.text) for h in answer.citations for e in q["evidence"])
 
 
+def test_who_follows_up_a_decision_is_quoted_with_it(searcher) -> None:
+    """The minutes' follow-up line completes the decision the question is about, though it
+    shares only "følge op" with the question."""
+    answer = searcher.ask(
+        "Hvem skal følge op på, at der fremsendes et overblik over tværgående puljer?")
+    _assert_faithful(answer)
+    assert "der fremsendes et overblik over tværgående puljer" in answer.answer
+    assert "MØB følger op." in answer.answer
+
+
+def test_a_lead_in_is_quoted_with_the_list_it_introduces(searcher) -> None:
+    answer = searcher.ask("Hvor mange delindsatser består samarbejdsaftalen om børn og unge i "
+                          "psykisk mistrivsel af, og hvilke?")
+    _assert_faithful(answer)
+    assert "Samarbejdsaftalen består af tre delindsatser:" in answer.answer
+    for part in ("Oprettelse af kommunikationsvej mellem almen praksis og kommuner",
+                 "Rådgivning fra Børne- og Ungdomspsykiatrisk Afdeling"):
+        assert part in answer.answer
+
+
 def test_english_question_gets_danish_quotes(searcher) -> None:
     q = QUESTIONS["d15"]
     answer = searcher.ask(q["question"])

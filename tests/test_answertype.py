@@ -415,3 +415,64 @@ def test_how_old_asks_a_number():
     assert expected_type(question) == "quantity"
     assert holds_answer_type("Stress- og angstforløb til unge fra 15 år.", "quantity", question)
     assert not holds_answer_type("Stress- og angstforløb til unge.", "quantity", question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hvor meget skal veteranerne betale i husleje for at bo på planteskolen?",
+     "Hvad vil den elektroniske kommunikation med lægerne koste kommunen?",
+     "How much rent do the veterans pay?"],
+)
+def test_rent_and_what_a_thing_will_cost_are_money_questions(question):
+    assert expected_type(question) == "quantity"
+    assert holds_answer_type("Huslejen er 2.500 kr. om måneden.", "quantity", question)
+    # the subject's count is no price ("to funktionelt hjemløse veteraner")
+    assert not holds_answer_type(
+        "Julie Hasselager oplyser, at to funktionelt hjemløse veteraner sover i trappeopgange.",
+        "quantity", question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hvem er blevet ansat som hjernerystelseskoordinator?", "Hvem blev udpeget?",
+     "Who has been hired as the new coordinator?"],
+)
+def test_a_hiring_asks_a_persons_name_whatever_the_role(question):
+    assert expected_type(question) == "name"
+    assert holds_answer_type("Som koordinator er ansat Mette Nielsen.", "name", question)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [("Hjernerystelseskoordinatoren ansættes i Sundhed og Omsorg og finansieres af Sociale "
+      "Forhold og Beskæftigelse."),
+     "Projektet ligger i Velfærdsteknologiens Hus ved Aarhus Kommune.",
+     "Afsluttes 13 Besparelser Fra forligstekst: Forligsparterne er enige."],
+)
+def test_departments_institutions_and_table_cells_are_no_personal_names(sentence):
+    assert not holds_answer_type(sentence, "name", "Hvem er blevet ansat som koordinator?")
+
+
+def test_a_counted_noun_counts_in_its_compounds():
+    question = "Hvor mange dele består samarbejdsaftalen af?"
+    assert holds_answer_type("Samarbejdsaftalen består af tre delindsatser:", "quantity",
+                             question)
+    assert not holds_answer_type("Aftalen gælder for 19 kommuner.", "quantity", question)
+
+
+@pytest.mark.parametrize(
+    ("question", "holds"),
+    [
+        # in which situation: a "når" clause answers
+        ("Hvornår sender lægen et korrespondancebrev til kommunen?", True),
+        ("Hvornår anvendes korrespondancebrevet?", True),
+        # on which date: it does not
+        ("Hvornår starter samarbejdet?", False),
+        ("Hvornår skal lægen sende brevet?", False),
+    ],
+)
+def test_when_may_ask_in_which_situation(question, holds):
+    sentence = ("Korrespondancebrevet anvendes, når man som læge står med et barn, der udviser "
+                "symptomer på lettere psykiske udfordringer.")
+    assert expected_type(question) == "time"
+    assert holds_answer_type(sentence, "time", question) is holds
