@@ -39,9 +39,7 @@ import numpy as np
 
 from indexer.columns import COLUMNS_DIR, ChunkColumns, IdsAt, read_columns
 from indexer.meta_lazy import (
-    DECISION_COLUMNS as _DECISION_COLUMNS,
-)
-from indexer.meta_lazy import (
+    DECISION_COLUMNS,
     DECISIONS_SQL,
     ChunksById,
     ChunkTexts,
@@ -732,8 +730,8 @@ def write_meta(
             [(row, cid, text) for row, (cid, text) in enumerate(windows)],
         )
         db.executemany(
-            f"INSERT INTO decisions ({','.join(_DECISION_COLUMNS)}) "
-            f"VALUES ({','.join('?' * len(_DECISION_COLUMNS))})",
+            f"INSERT INTO decisions ({','.join(DECISION_COLUMNS)}) "
+            f"VALUES ({','.join('?' * len(DECISION_COLUMNS))})",
             [
                 (
                     d.document, d.meeting, d.committee, d.date, d.punkt, d.punkt_title, d.text,

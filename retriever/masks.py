@@ -6,8 +6,9 @@ so the chunks are turned into numpy arrays once, at load: for every copy of a pa
 canonical chunk and its duplicates) its canonical row, committee, document and section codes,
 its date as a number, whether it holds a decision, and - asked of `access.may_see_chunks`,
 the one access policy, never re-derived here - whether each role may see it. The columns
-come from the store (`indexer.columns`: the build writes them), so no chunk is visited. A query then costs
-a few vectorised comparisons, and a role's mask without filters is computed once and reused.
+come from the store (`indexer.columns`: the build writes them), so no chunk is visited. A
+query then costs a few vectorised comparisons, and a role's mask without filters is computed
+once and reused.
 
 The semantics are those of `IndexView.passes` and `access.may_see_chunk` for one chunk: a
 canonical passage is allowed when ANY copy of it is visible to the role and inside the
@@ -32,7 +33,7 @@ from kommunesoeg.core.results import Filters
 from kommunesoeg.core.roles import ROLES
 from retriever.access import check_role, may_see_chunks
 
-__all__ = ["AllowedRows", "ChunkRows", "IdsAt", "date_number", "has_filters"]
+__all__ = ["AllowedRows", "ChunkRows", "date_number", "has_filters"]  # date_number: re-exported
 
 
 def _iso(number: int) -> str:
