@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from indexer import store
 from indexer.chunk import make_chunks, naive_chunks
+from indexer.columns import COLUMNS_DIR, ChunkColumns, write_columns
 from indexer.decisions import extract_decisions
 from indexer.dedupe import Deduplicated, deduplicate
 from indexer.derived import derive_for_readers
@@ -69,7 +70,10 @@ _PARSE_MODULES = (
     "kommunesoeg/core/sentences.py", "kommunesoeg/core/outcomes.py",
 )
 # ... and files that only change how the parsed chunks are indexed.
-_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "kommunesoeg/core/textnorm.py")
+# (indexer/columns.py: a generation written before the columns existed is rewritten, with
+# its vectors from the embedding cache, by the next build)
+_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "kommunesoeg/core/textnorm.py",
+                  "indexer/columns.py")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -731,6 +735,11 @@ def _write_generation(
                 chunks, previous.meta.chunks if previous else (), previous.meta.derived if previous else None
             ),
         )
+        store.record_written(gen_dir / store.META)
+        columns = ChunkColumns.of(chunks, vectors.chunk_ids, vectors.window_ids,
+                                  {d.chunk_id for d in decisions})
+        column_digests = write_columns(gen_dir / COLUMNS_DIR, columns)
+        del columns
         dense, faiss_params = store.make_faiss_index(
             vectors.windows, vectors.dim, faiss_kind, _previous_faiss(previous, store.DENSE, "faiss"))
         faiss.write_index(dense, str(gen_dir / store.DENSE))
@@ -743,6 +752,7 @@ def _write_generation(
         build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR, tokens)
         manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys,
                              faiss_params, chunk_params)
+        manifest["columns"] = column_digests  # file -> sha256: a reader checks each
         store.publish_generation(index_dir, gen_dir, manifest)
     except BaseException as exc:
         # Ctrl-C or an error before the swap: current still points at the previous

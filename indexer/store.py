@@ -3,8 +3,8 @@
 Layout (ARCHITECTURE.md):
 
     DIR/current -> gen-...      symlink, swapped atomically (os.replace of a temp symlink)
-    DIR/gen-.../                manifest.json (written last), meta.sqlite, dense.faiss,
-                                chunks.faiss, bm25/
+    DIR/gen-.../                manifest.json (written last), meta.sqlite, columns/,
+                                dense.faiss, chunks.faiss, bm25/
     DIR/embcache.sqlite         (model_id, sha1(text)) -> vector
     DIR/lock                    flock: one writer at a time
 
@@ -37,7 +37,18 @@ from typing import Self, TypeVar
 import faiss
 import numpy as np
 
-from indexer.meta_lazy import ChunksById, ChunkTexts, WindowTexts, chunk_from_row, connect_ro
+from indexer.columns import COLUMNS_DIR, ChunkColumns, IdsAt, read_columns
+from indexer.meta_lazy import (
+    DECISION_COLUMNS,
+    DECISIONS_SQL,
+    ChunksById,
+    ChunkTexts,
+    StoredDecisions,
+    WindowTexts,
+    chunk_from_row,
+    connect_ro,
+    decision_from_values,
+)
 from indexer.settings import FAISS_KINDS
 from indexer.threads import default_threads
 from kommunesoeg.core.errors import (
@@ -107,6 +118,7 @@ CREATE TABLE closed_listings (
 );
 CREATE INDEX chunks_document ON chunks(document);
 CREATE INDEX decisions_document ON decisions(document);
+CREATE INDEX decisions_chunk ON decisions(chunk_id);
 """
 
 _CHUNK_COLUMNS = (
@@ -117,10 +129,6 @@ _CHUNK_COLUMNS = (
 _DOCUMENT_COLUMNS = (
     "file", "sha256", "size", "pages", "ocr_pages", "meeting", "committee", "date", "time",
     "place", "participants_json", "status", "error",
-)
-_DECISION_COLUMNS = (
-    "document", "meeting", "committee", "date", "punkt", "punkt_title", "text", "outcome",
-    "followups_json", "closed", "page", "chunk_id",
 )
 
 
@@ -722,8 +730,8 @@ def write_meta(
             [(row, cid, text) for row, (cid, text) in enumerate(windows)],
         )
         db.executemany(
-            f"INSERT INTO decisions ({','.join(_DECISION_COLUMNS)}) "
-            f"VALUES ({','.join('?' * len(_DECISION_COLUMNS))})",
+            f"INSERT INTO decisions ({','.join(DECISION_COLUMNS)}) "
+            f"VALUES ({','.join('?' * len(DECISION_COLUMNS))})",
             [
                 (
                     d.document, d.meeting, d.committee, d.date, d.punkt, d.punkt_title, d.text,
@@ -773,13 +781,9 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
 _chunk_from_row = chunk_from_row
 
 
-def _decision_from_row(r: sqlite3.Row) -> Decision:
-    return Decision(
-        document=r["document"], meeting=r["meeting"] or "", committee=r["committee"] or "",
-        date=r["date"], punkt=r["punkt"], punkt_title=r["punkt_title"] or "", text=r["text"] or "",
-        outcome=r["outcome"] or "andet", followups=json.loads(r["followups_json"] or "[]"),
-        closed=bool(r["closed"]), page=r["page"], chunk_id=r["chunk_id"] or "",
-    )
+def read_decisions(db: sqlite3.Connection) -> list[Decision]:
+    """Every decision in stored order."""
+    return [decision_from_values(*r) for r in db.execute(DECISIONS_SQL)]
 
 
 @dataclass
@@ -798,6 +802,10 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
+def _has_index(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is not None
+
+
 def _strict_int(value: object) -> int:
     """SQLite gives back whatever a damaged row holds; a count or a page must be an int."""
     if not isinstance(value, int) or isinstance(value, bool):
@@ -811,17 +819,17 @@ def _strict_str(value: object) -> str:
     return value
 
 
-def read_derived(db: sqlite3.Connection) -> Derived | None:
-    """The stored term statistics and closed listings, or None when the generation predates
-    them (both tables missing: the retriever then derives them as before). One table
-    without the other, or a row of the wrong type, is damage (ValueError)."""
+def _derived_tables(db: sqlite3.Connection) -> bool:
+    """Whether the generation stores the derived tables (False: it predates them, and the
+    retriever derives them as before). One table without the other is damage (ValueError)."""
     present = (_has_table(db, "term_df"), _has_table(db, "closed_listings"))
-    if present == (False, False):
-        return None
-    if present != (True, True):
+    if present != (True, True) and present != (False, False):
         raise ValueError("kun den ene af tabellerne term_df og closed_listings findes")
-    term_df = {_strict_str(t): _strict_int(df) for t, df in db.execute("SELECT term, df FROM term_df")}
-    listings = tuple(
+    return present == (True, True)
+
+
+def _read_listings(db: sqlite3.Connection) -> tuple[ClosedListing, ...]:
+    return tuple(
         ClosedListing(
             document=_strict_str(r["document"]), meeting=_strict_str(r["meeting"]),
             date=None if r["date"] is None else _strict_str(r["date"]),
@@ -829,12 +837,34 @@ def read_derived(db: sqlite3.Connection) -> Derived | None:
         )
         for r in db.execute("SELECT * FROM closed_listings ORDER BY ord")
     )
-    return Derived(term_df, listings)
+
+
+def read_derived(db: sqlite3.Connection) -> Derived | None:
+    """The stored term statistics and closed listings, or None when the generation predates
+    them (both tables missing: the retriever then derives them as before). One table
+    without the other, or a row of the wrong type, is damage (ValueError)."""
+    if not _derived_tables(db):
+        return None
+    term_df = {_strict_str(t): _strict_int(df) for t, df in db.execute("SELECT term, df FROM term_df")}
+    return Derived(term_df, _read_listings(db))
+
+
+def _term_df_problem(db: sqlite3.Connection, canonical: int) -> str | None:
+    """What is wrong with the stored term statistics, checked in SQLite (no Python dict)."""
+    if not _has_table(db, "term_df"):
+        return None
+    bad = db.execute(
+        "SELECT count(*) FROM term_df WHERE typeof(df) != 'integer' OR typeof(term) != 'text' "
+        "OR df <= 0 OR df > ?", (canonical,)).fetchone()[0]
+    if bad:
+        return "termstatistikken (term_df) har en dokumentfrekvens uden for 1..antal tekststykker"
+    return None
 
 
 def _document_from_row(r: sqlite3.Row) -> DocumentRecord:
     row = dict(r)
-    participants = json.loads(row.pop("participants_json") or "[]")
+    participants = row.pop("participants_json")
+    participants = json.loads(participants) if participants and participants != "[]" else []
     return DocumentRecord(participants=participants, **row)
 
 
@@ -867,7 +897,7 @@ def read_meta(path: Path) -> MetaContents:
         chunks = [_chunk_from_row(r) for r in rows]
         chunk_rows = {r["chunk_id"]: r["vec_row"] for r in rows if r["vec_row"] is not None}
         windows = [(r["chunk_id"], r["text"]) for r in db.execute("SELECT * FROM windows ORDER BY vec_row")]
-        decisions = [_decision_from_row(r) for r in db.execute("SELECT * FROM decisions ORDER BY rowid")]
+        decisions = read_decisions(db)
         derived = read_derived(db)
     finally:
         db.close()
@@ -898,7 +928,7 @@ def read_meta_index(path: Path) -> MetaIndex:
         chunk_rows = {r[0]: _strict_int(r[1]) for r in rows if r[1] is not None}
         same = {cid: cid for cid in chunk_ids}  # window rows share their chunk's id string
         window_chunk_ids = [same.get(r[0], r[0]) for r in db.execute("SELECT chunk_id FROM windows ORDER BY vec_row")]
-        decisions = [_decision_from_row(r) for r in db.execute("SELECT * FROM decisions ORDER BY rowid")]
+        decisions = read_decisions(db)
         derived = read_derived(db)
     finally:
         db.close()
@@ -973,6 +1003,12 @@ def _manifest_problem(manifest: dict) -> str | None:
             return f"faiss.{key} skal være et positivt heltal, ikke {params[key]!r}"
     if not isinstance(manifest.get("counts", {}), dict):
         return "feltet counts er ikke et objekt"
+    if "columns" in manifest:
+        columns = manifest["columns"]
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            return "feltet columns er ikke et objekt af filnavn -> sha256"
+        if not all(isinstance(manifest["counts"].get(k), int) for k in ("chunks", "windows")):
+            return "counts.chunks og counts.windows mangler (dem kræver columns)"
     return None
 
 
@@ -1002,29 +1038,33 @@ def _one_line(text: str) -> str:
 VERIFIED = "meta.verified"  # beside meta.sqlite: the file facts of its last full check
 
 
-def check_meta_file(index_dir: Path, path: Path) -> None:
-    """meta.sqlite exists, is a sound SQLite file (PRAGMA quick_check), and its windows are
-    numbered 0..n-1 like the dense.faiss rows they describe.
+def check_meta_file(index_dir: Path, path: Path, manifest: dict | None = None) -> None:
+    """meta.sqlite exists, is a sound SQLite file (PRAGMA quick_check), its windows are
+    numbered 0..n-1 like the dense.faiss rows they describe, and (given the manifest) it
+    holds the manifest's counts of chunks and windows and sound term statistics.
 
     quick_check reads every page: ~1 ms on the sample index, 2.9 s at 100,000 chunks, half
-    a minute at a million - most of opening an archive. A generation's files never change
-    once published, so the first open that finds the file sound records its size, inode,
-    change and modification times (`meta.verified`), and later opens of the same unchanged
-    file skip the page walk. Any write to the file (a bit flip, a truncation, a copy from
-    elsewhere) changes those facts, and the next open checks every page again. On read-only
-    media the record cannot be written and every open checks in full.
+    a minute at a million - most of opening an archive; counting the windows reads every
+    window's page too (0.6 s at 300,000 chunks). A generation's files never change once
+    published, so the first open that finds the file sound records its size, inode, change
+    and modification times (`meta.verified`), and later opens of the same unchanged file
+    skip these walks. Any write to the file (a bit flip, a truncation, a copy from
+    elsewhere) changes those facts, and the next open checks everything again. On
+    read-only media the record cannot be written and every open checks in full.
     """
     if not path.is_file():
         raise IndexFileDamaged(index_dir, path, "mangler")
     facts = _file_facts(path)
     if facts["size"] == 0:
         raise IndexFileDamaged(index_dir, path, "er tom (0 bytes)")
-    verified = _verified_facts(path) == facts
+    if _verified_facts(path) == facts:
+        return
     try:
         db = _connect_ro(path)
         try:
-            problems = ["ok"] if verified else [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
             count, low, high = db.execute("SELECT count(*), min(vec_row), max(vec_row) FROM windows").fetchone()
+            problem = None if manifest is None else _counts_problem(db, manifest, count)
         finally:
             db.close()
     except sqlite3.Error as exc:
@@ -1033,8 +1073,27 @@ def check_meta_file(index_dir: Path, path: Path) -> None:
         raise IndexFileDamaged(index_dir, path, f"SQLite fandt fejl i databasen ({_one_line('; '.join(problems))})")
     if count and (low, high) != (0, count - 1):
         raise IndexFileDamaged(index_dir, path, f"vinduerne er ikke nummereret 0..{count - 1}")
-    if not verified:
-        _record_verified(path, facts)
+    if problem:
+        raise IndexFileDamaged(index_dir, path, problem)
+    _record_verified(path, facts)
+
+
+def _counts_problem(db: sqlite3.Connection, manifest: dict, windows: int) -> str | None:
+    """meta.sqlite against the manifest's counts, and its term statistics' range."""
+    counts = manifest.get("counts", {})
+    chunks, duplicates = db.execute("SELECT count(*), count(duplicate_of) FROM chunks").fetchone()
+    for key, actual, label in (("chunks", chunks, "tekststykker"), ("windows", windows, "vinduer")):
+        if isinstance(counts.get(key), int) and counts[key] != actual:
+            return f"har {actual} {label}, men manifest.json siger {counts[key]}"
+    return _term_df_problem(db, chunks - duplicates)
+
+
+def record_written(path: Path) -> None:
+    """Record a meta.sqlite the build has just written (and closed) as checked, so that the
+    first open of a new generation skips the page walk too (at 300,000 chunks the first
+    open took 30 s, a later one 9 s). The build's own SQLite write is what a later check
+    would find; any change after this instant changes the recorded facts."""
+    _record_verified(path, _file_facts(path))
 
 
 def _file_facts(path: Path) -> dict[str, int]:
@@ -1092,9 +1151,9 @@ def _meta_problem(meta: MetaIndex, manifest: dict) -> str | None:
 
 
 def load_meta(index_dir: Path, gen_dir: Path, manifest: dict) -> MetaIndex:
-    """read_meta_index of a checked file, with every decoding failure as IndexFileDamaged."""
+    """read_meta_index of a file `check_meta_file` accepted, with every decoding failure
+    as IndexFileDamaged."""
     path = gen_dir / META
-    check_meta_file(index_dir, path)
     try:
         meta = read_meta_index(path)
     except _META_READ_ERRORS as exc:
@@ -1103,6 +1162,50 @@ def load_meta(index_dir: Path, gen_dir: Path, manifest: dict) -> MetaIndex:
     if problem:
         raise IndexFileDamaged(index_dir, path, problem)
     return meta
+
+
+@dataclass
+class Stored:
+    """What a reader keeps of a generation's metadata at open (texts are fetched later)."""
+
+    columns: ChunkColumns
+    documents: list[DocumentRecord]
+    decisions: Sequence[Decision]  # the columnar format: read when first asked for
+    derived: Derived | None
+
+
+def load_stored(index_dir: Path, gen_dir: Path, manifest: dict, texts: ChunkTexts) -> Stored:
+    """The generation's columns (`indexer.columns`, written by the build) and the rest of
+    what a reader keeps, checked; a generation written before the columns existed has
+    them made from meta.sqlite's rows (slower, as every open was before: the next
+    `kommunesoeg index` writes them, without embedding anything again)."""
+    if "columns" not in manifest:
+        meta = load_meta(index_dir, gen_dir, manifest)
+        canonical = sorted(meta.chunk_rows, key=meta.chunk_rows.__getitem__)
+        columns = ChunkColumns.of(texts.facts(), canonical, meta.window_chunk_ids,
+                                  {d.chunk_id for d in meta.decisions})
+        return Stored(columns, meta.documents, meta.decisions, meta.derived)
+    path = gen_dir / META  # checked by the caller (`check_meta_file`)
+    counts = manifest["counts"]
+    columns = read_columns(index_dir, gen_dir / COLUMNS_DIR, manifest["columns"],
+                           counts["chunks"], counts["windows"])
+    try:
+        db = _connect_ro(path)
+        try:
+            documents = [_document_from_row(r) for r in db.execute("SELECT * FROM documents ORDER BY file")]
+            # one chunk's decisions are looked up by index decisions_chunk; without it (a
+            # generation written before it existed) each look-up would scan them all
+            decisions = StoredDecisions(texts) if _has_index(db, "decisions_chunk") else read_decisions(db)
+            derived = Derived(texts.term_frequencies(), _read_listings(db)) if _derived_tables(db) else None
+        finally:
+            db.close()
+    except _META_READ_ERRORS as exc:
+        raise IndexFileDamaged(index_dir, path, f"kan ikke læses ({_one_line(exc)})") from exc
+    files = {d.file for d in documents}
+    if derived is not None and any(x.document not in files for x in derived.closed_listings):
+        raise IndexFileDamaged(
+            index_dir, path, "en lukket punkt-opførelse (closed_listings) henviser til et dokument uden tekststykker")
+    return Stored(columns, documents, decisions, derived)
 
 
 def _faiss_kind(index: faiss.Index) -> str:
@@ -1153,21 +1256,23 @@ def read_faiss(
 
 @dataclass
 class IndexReader:
-    """One loaded generation: its vectors, ids, decisions and documents in memory, its chunk
-    and window texts fetched from meta.sqlite on demand (`texts`, issue 12). Safe to keep
-    while a writer builds a new generation (or removes this one two builds later): the
-    generation's files never change, and the open meta.sqlite stays readable."""
+    """One loaded generation: its vectors, the chunks' and windows' facts as columns
+    (`indexer.columns`), decisions and documents in memory, its chunk and window texts
+    fetched from meta.sqlite on demand (`texts`, issue 12). Safe to keep while a writer
+    builds a new generation (or removes this one two builds later): the generation's
+    files never change, and the open meta.sqlite stays readable."""
 
     index_dir: Path
     gen_dir: Path
     manifest: dict
     texts: ChunkTexts
+    columns: ChunkColumns
     chunk_ids: list[str]  # every chunk, index order, duplicates included
-    window_chunk_ids: list[str]
+    window_chunk_ids: Sequence[str]
     dense: faiss.Index
     chunk_vec_ids: list[str]
     chunk_dense: faiss.Index
-    decisions: list[Decision]
+    decisions: Sequence[Decision]  # a `StoredDecisions` (read on first use) or a list
     documents: list[DocumentRecord]
     model_id: str
     derived: Derived | None = None  # None: an older generation; the retriever derives it
@@ -1180,28 +1285,33 @@ class IndexReader:
         index_dir = Path(index_dir)
         gen_dir = resolve_current(index_dir)
         manifest = read_manifest(index_dir, gen_dir)
-        meta = load_meta(index_dir, gen_dir, manifest)
-        windows = len(meta.window_chunk_ids)
+        check_meta_file(index_dir, gen_dir / META, manifest)
+        texts = ChunkTexts(gen_dir / META, 0)
+        stored = load_stored(index_dir, gen_dir, manifest, texts)
+        columns = stored.columns
+        windows = len(columns["window_chunk"])
+        texts.window_count = windows
+        chunk_vec_ids = [columns.chunk_ids[i] for i in columns.canonical_positions.tolist()]
         dense = read_faiss(index_dir, gen_dir / DENSE, windows, "vinduer", manifest, ef_search, nprobe)
         chunk_dense = read_faiss(
-            index_dir, gen_dir / CHUNK_DENSE, len(meta.chunk_rows), "tekststykker (uden dubletter)",
+            index_dir, gen_dir / CHUNK_DENSE, len(chunk_vec_ids), "tekststykker (uden dubletter)",
             manifest, ef_search, nprobe,
         )
-        chunk_vec_ids = sorted(meta.chunk_rows, key=meta.chunk_rows.__getitem__)
         return cls(
             index_dir=index_dir,
             gen_dir=gen_dir,
             manifest=manifest,
-            texts=ChunkTexts(gen_dir / META, windows),
-            chunk_ids=meta.chunk_ids,
-            window_chunk_ids=meta.window_chunk_ids,
+            texts=texts,
+            columns=columns,
+            chunk_ids=columns.chunk_ids,
+            window_chunk_ids=IdsAt(columns.chunk_ids, columns["window_chunk"]),
             dense=dense,
             chunk_vec_ids=chunk_vec_ids,
             chunk_dense=chunk_dense,
-            decisions=meta.decisions,
-            documents=meta.documents,
+            decisions=stored.decisions,
+            documents=stored.documents,
             model_id=manifest["model_id"],
-            derived=meta.derived,
+            derived=stored.derived,
         )
 
     @property

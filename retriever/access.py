@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from kommunesoeg.core.errors import InvalidQuery
 from kommunesoeg.core.models import Chunk, Decision
 from kommunesoeg.core.pages import closed_pages_of
@@ -40,6 +42,13 @@ def sees_closed(role: str) -> bool:
 
 def may_see_chunk(chunk: Chunk, role: str) -> bool:
     return sees_closed(role) or not chunk.closed
+
+
+def may_see_chunks(closed: np.ndarray, role: str) -> np.ndarray:
+    """`may_see_chunk` for every chunk at once, given their `closed` flags: the rule above
+    over a column (retriever/masks.py), so an archive's masks need no loop over chunks."""
+    closed = np.asarray(closed, dtype=bool)
+    return np.ones(closed.shape, dtype=bool) if sees_closed(role) else ~closed
 
 
 def may_see_decision(decision: Decision, role: str) -> bool:

@@ -4,9 +4,11 @@ A ranking considers only the passages a role may see inside the filters (retriev
 Deciding that chunk by chunk in Python costs every query time in proportion to the archive,
 so the chunks are turned into numpy arrays once, at load: for every copy of a passage (the
 canonical chunk and its duplicates) its canonical row, committee, document and section codes,
-its date as a number, whether it holds a decision, and - asked of `access.may_see_chunk`, the
-one access policy, never re-derived here - whether each role may see it. A query then costs
-a few vectorised comparisons, and a role's mask without filters is computed once and reused.
+its date as a number, whether it holds a decision, and - asked of `access.may_see_chunks`,
+the one access policy, never re-derived here - whether each role may see it. The columns
+come from the store (`indexer.columns`: the build writes them), so no chunk is visited. A
+query then costs a few vectorised comparisons, and a role's mask without filters is computed
+once and reused.
 
 The semantics are those of `IndexView.passes` and `access.may_see_chunk` for one chunk: a
 canonical passage is allowed when ANY copy of it is visible to the role and inside the
@@ -19,29 +21,19 @@ the store reads a chunk mask in); window rows follow `RetrievalStore.window_chun
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
 
 import numpy as np
 
+from indexer.columns import ChunkColumns, ChunkFields, IdsAt, date_number
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
 from kommunesoeg.core.roles import ROLES
-from retriever.access import check_role, may_see_chunk
+from retriever.access import check_role, may_see_chunks
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def date_number(iso: str | None) -> int:
-    """"2023-01-10" -> 20230110, and 0 for no date. The indexer writes fixed-width ISO dates,
-    so the numbers order exactly as the strings `IndexView.passes` compares; anything else
-    counts as undated (no date filter accepts it)."""
-    if iso and _ISO_DATE.fullmatch(iso):
-        return int(iso.replace("-", ""))
-    return 0
+__all__ = ["AllowedRows", "ChunkRows", "date_number", "has_filters"]  # date_number: re-exported
 
 
 def _iso(number: int) -> str:
@@ -53,14 +45,9 @@ def _day_number(day: date) -> int:
     return day.year * 10_000 + day.month * 100 + day.day
 
 
-def _codes(values: Sequence[Hashable]) -> tuple[np.ndarray, dict[Hashable, int]]:
-    """Each value as a small integer, and the vocabulary (value -> code)."""
-    vocabulary: dict[Hashable, int] = {}
-    codes = np.fromiter(
-        (vocabulary.setdefault(v, len(vocabulary)) for v in values), dtype=np.int32,
-        count=len(values),
-    )
-    return codes, vocabulary
+def _vocabulary(values: Sequence[Hashable]) -> dict[Hashable, int]:
+    """value -> code of a coded column's vocabulary (code -> value)."""
+    return {value: code for code, value in enumerate(values)}
 
 
 def _accepted(vocabulary: Mapping[Hashable, int], wanted: Collection[Hashable]) -> np.ndarray:
@@ -91,74 +78,68 @@ class AllowedRows:
     everything: bool  # nothing is excluded, so a store may search without a mask
 
 
-class CopyFacts(Protocol):
-    """What the arrays are made of, per chunk copy: a `Chunk`, or a store's text-free
-    `ChunkFacts` (indexer/meta_lazy.py) so that no chunk text is read at load."""
-
-    chunk_id: str
-    document: str
-    committee: str
-    date: str | None
-    section: str
-    closed: bool
-    duplicate_of: str | None
-
-
 class ChunkRows:
     """Every copy of every passage of one generation as arrays (see the module docstring).
 
     Copies are ordered canonical chunks first, in canonical row order (copy i < canonical
-    count is canonical row i), then the duplicates in index order. Only the copies' ids are
-    kept: the copy a role is shown is fetched with `fetch` (the store's `chunk`, which
-    reads its text on demand); without `fetch` the given objects themselves are returned."""
+    count is canonical row i), then the duplicates in index order. Made from a store's
+    `ChunkColumns` (`indexer.columns`: written by the build, or made from the chunks'
+    facts); only ids are kept: the copy a role is shown is fetched with `fetch` (the
+    store's `chunk`, which reads its text on demand)."""
 
-    def __init__(
-        self,
-        canonical_ids: Sequence[str],
-        chunks: Iterable[CopyFacts],
-        window_chunk_ids: Sequence[str],
-        decision_chunk_ids: Collection[str],
-        fetch: Callable[[str], Chunk] | None = None,
-    ) -> None:
-        self.canonical_ids: tuple[str, ...] = tuple(canonical_ids)
-        self.row_of: dict[str, int] = {cid: row for row, cid in enumerate(self.canonical_ids)}
-        facts = list(chunks)  # only while the arrays are made
-        by_id = {c.chunk_id: c for c in facts}
-        duplicates = [c for c in facts if c.duplicate_of is not None]
-        copies = [by_id[cid] for cid in self.canonical_ids] + duplicates
-        del facts
-        self.copy_ids: tuple[str, ...] = tuple(c.chunk_id for c in copies)
+    def __init__(self, columns: ChunkColumns, fetch: Callable[[str], Chunk]) -> None:
+        canonical = columns.canonical_positions  # index position of each canonical row
+        duplicates = np.flatnonzero(columns["duplicate_of"] >= 0)
+        copy_position = np.concatenate([canonical, duplicates])
+        self.canonical_ids: list[str] = [columns.chunk_ids[i] for i in canonical.tolist()]
+        self.row_of: dict[str, int] = dict(zip(self.canonical_ids, range(len(canonical))))
+        self.copy_ids: Sequence[str] = IdsAt(columns.chunk_ids, copy_position)
+        # index position -> canonical row of its passage (a duplicate: its canonical's)
+        row_at = np.full(len(columns), -1, dtype=np.int64)
+        row_at[canonical] = np.arange(len(canonical))
+        row_at[duplicates] = row_at[columns["duplicate_of"][duplicates]]
         # duplicate id -> its canonical id (a few per cent of the chunks have one)
-        self.canonical_of: dict[str, str] = {c.chunk_id: c.duplicate_of for c in duplicates}
-        self._fetch: Callable[[str], Chunk] = fetch or {c.chunk_id: c for c in copies}.__getitem__
-        n_canonical = len(self.canonical_ids)
-        self._duplicate_rows = np.fromiter(
-            (self.row_of[c.duplicate_of] for c in duplicates), dtype=np.int64,
-            count=len(duplicates),
-        )
+        self.canonical_of: dict[str, str] = {
+            columns.chunk_ids[d]: self.canonical_ids[r]
+            for d, r in zip(duplicates.tolist(), row_at[duplicates].tolist())
+        }
+        self._fetch = fetch
+        n_canonical = len(canonical)
+        self._duplicate_rows = row_at[duplicates]
         # canonical row -> its duplicates' copy indices, in index order (few rows have any)
         self._duplicates: dict[int, tuple[int, ...]] = {}
         for i, row in enumerate(self._duplicate_rows.tolist()):
             self._duplicates[row] = (*self._duplicates.get(row, ()), n_canonical + i)
-        self._committee, self._committees = _codes([c.committee for c in copies])
-        self._document, self._documents = _codes([c.document for c in copies])
-        self._section, self._sections = _codes([c.section for c in copies])
-        self._date = np.fromiter(
-            (date_number(c.date) for c in copies), dtype=np.int32, count=len(copies)
-        )
-        self._decision = np.fromiter(
-            (c.section == "beslutning" or c.chunk_id in decision_chunk_ids for c in copies),
-            dtype=bool, count=len(copies),
-        )
-        window_rows = [self.row_of[self.canonical_of.get(cid, cid)] for cid in window_chunk_ids]
-        self.window_row = np.asarray(window_rows, dtype=np.int64)  # window row -> canonical row
-        # Per copy and role: `access.may_see_chunk`, the one access policy - asked here, at
-        # load, for every role there is (`check_role` refuses any other before a ranking).
-        self._visible = {
-            role: np.fromiter((may_see_chunk(c, role) for c in copies), dtype=bool, count=len(copies))
-            for role in ROLES
-        }
+        self._committee = columns["committee"][copy_position]
+        self._committees = _vocabulary(columns.values("committee"))
+        self._document = columns["document"][copy_position]
+        self._documents = _vocabulary(columns.values("document"))
+        self._section = columns["section"][copy_position]
+        self._sections = _vocabulary(columns.values("section"))
+        self._date = columns["date"][copy_position]
+        self._decision = columns["decision"][copy_position]
+        self.window_row = row_at[columns["window_chunk"]]  # window row -> canonical row
+        # Per copy and role: `access.may_see_chunks`, the one access policy over the
+        # closed column - asked here, at load, for every role there is (`check_role`
+        # refuses any other before a ranking).
+        closed = columns["closed"][copy_position]
+        self._visible = {role: may_see_chunks(closed, role) for role in ROLES}
         self._unfiltered = {role: self._allowed(self._visible[role]) for role in ROLES}
+
+    @classmethod
+    def of_chunks(
+        cls,
+        canonical_ids: Sequence[str],
+        chunks: Iterable[ChunkFields],
+        window_chunk_ids: Sequence[str],
+        decision_chunk_ids: Collection[str],
+        fetch: Callable[[str], Chunk] | None = None,
+    ) -> ChunkRows:
+        """The rows of chunks (or their facts) in index order; without `fetch` the given
+        objects themselves are what `shown` returns."""
+        chunks = list(chunks)
+        columns = ChunkColumns.of(chunks, canonical_ids, window_chunk_ids, decision_chunk_ids)
+        return cls(columns, fetch or {c.chunk_id: c for c in chunks}.__getitem__)
 
     @property
     def committees(self) -> tuple[str, ...]:

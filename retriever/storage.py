@@ -24,6 +24,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from indexer.columns import ChunkColumns
 from indexer.embed import Embedder
 from indexer.lexical import LexicalIndex
 from indexer.meta_lazy import ChunkFacts
@@ -172,11 +173,12 @@ class FileStore:
         faiss.omp_set_num_threads(default_threads())
         self._reader = IndexReader.open(index_dir)
         self._lexical = LexicalIndex(self._reader.gen_dir / "bm25", index_dir)
-        self._lexical.check_ids(self._reader.chunk_vec_ids)
         # BM25 row -> canonical row; None when both orders agree (as the indexer writes them)
-        row_of = {cid: row for row, cid in enumerate(self._reader.chunk_vec_ids)}
-        bm25_rows = np.array([row_of[cid] for cid in self._lexical.ids], dtype=np.int64)
-        self._bm25_rows = None if np.array_equal(bm25_rows, np.arange(len(row_of))) else bm25_rows
+        self._bm25_rows: np.ndarray | None = None
+        if self._lexical.ids != self._reader.chunk_vec_ids:
+            self._lexical.check_ids(self._reader.chunk_vec_ids)
+            row_of = {cid: row for row, cid in enumerate(self._reader.chunk_vec_ids)}
+            self._bm25_rows = np.array([row_of[cid] for cid in self._lexical.ids], dtype=np.int64)
 
     @property
     def reader(self) -> IndexReader:
@@ -216,6 +218,11 @@ class FileStore:
 
     def chunk_facts(self) -> Iterable[ChunkFacts]:
         return self._reader.texts.facts()
+
+    def chunk_columns(self) -> ChunkColumns:
+        """The chunks' facts as the build wrote them (`indexer.columns`): what the view
+        turns into its arrays without visiting a chunk."""
+        return self._reader.columns
 
     def chunks_of(self, document: str) -> Sequence[Chunk]:
         return self._reader.texts.chunks(document)

@@ -1,8 +1,8 @@
 """The loaded view of one index generation: everything derived from it, once, at load.
 
 Duplicate groups, decisions per chunk, sentence-window rows and the filter vocabularies are
-computed from the chunks' text-free metadata when the Searcher loads and never change
-afterwards, so the verbs share them without caches of their own and a Searcher can serve
+made from the chunks' text-free metadata - the columns the build wrote (`indexer.columns`),
+so no chunk is visited - when the Searcher loads and never change afterwards, so the verbs share them without caches of their own and a Searcher can serve
 many threads. Chunk texts are not read at load (issue 12: an archive's text is gigabytes):
 a chunk, a duplicate group (`members`) or a window text is fetched from the store when a
 verb needs it, and the term statistics and closed listings, which the build derives from
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from indexer.columns import ChunkColumns, IdsAt
 from indexer.embed import Embedder
 from kommunesoeg.core.models import Chunk, Decision, decision_text
 from kommunesoeg.core.results import ClosedListing, Filters
@@ -85,6 +86,92 @@ def _derived(store: RetrievalStore) -> tuple[TermStats, tuple[ClosedListing, ...
     )
 
 
+class WindowRows(Mapping[str, tuple[int, ...]]):
+    """Canonical chunk id -> its sentence-window rows, from the window -> canonical row
+    array (`ChunkRows.window_row`): a dict of tuples for every chunk of an archive was
+    ~100 MB and most of a second at each open, and an answer asks for a few chunks'."""
+
+    def __init__(self, rows: ChunkRows) -> None:
+        self._rows = rows
+        self._order = np.argsort(rows.window_row, kind="stable")  # window rows by chunk
+        self._starts = np.searchsorted(rows.window_row[self._order],
+                                       np.arange(len(rows.canonical_ids) + 1))
+
+    def _span(self, row: int) -> tuple[int, int]:
+        return int(self._starts[row]), int(self._starts[row + 1])
+
+    def __getitem__(self, chunk_id: str) -> tuple[int, ...]:
+        row = self._rows.row_of.get(chunk_id)
+        if row is None:
+            raise KeyError(chunk_id)
+        start, end = self._span(row)
+        if start == end:
+            raise KeyError(chunk_id)
+        return tuple(self._order[start:end].tolist())
+
+    def __iter__(self) -> Iterator[str]:
+        with_windows = np.flatnonzero(np.diff(self._starts))
+        return (self._rows.canonical_ids[r] for r in with_windows.tolist())
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(np.diff(self._starts)))
+
+
+def _columns(store: RetrievalStore, decision_chunk_ids: Collection[str]) -> ChunkColumns:
+    """The chunks' facts as columns: as the build wrote them (the file store), or made
+    from the store's `chunk_facts` (the PostgreSQL store, which keeps them as rows)."""
+    stored = getattr(store, "chunk_columns", None)
+    if stored is not None:  # `decision_chunk_ids` is not read: the build knew them
+        return stored()
+    return ChunkColumns.of(store.chunk_facts(), store.canonical_ids, store.window_chunk_ids,
+                           decision_chunk_ids)
+
+
+def _decision_cases(columns: ChunkColumns) -> dict[str, str | None]:
+    """The sagsnummer of every chunk that is or holds a decision (a decision's case
+    without reading its chunk; a few decision sections without an extracted decision are
+    included, which changes no answer: their case is the chunk's own)."""
+    cases = columns.values("case_number")
+    codes = columns["case_number"]
+    return {columns.chunk_ids[i]: cases[codes[i]] for i in np.flatnonzero(columns["decision"]).tolist()}
+
+
+class DecisionsByChunk(Mapping[str, tuple[Decision, ...]]):
+    """Chunk id -> the decisions it holds, looked up in the store when asked for
+    (`StoredDecisions.of_chunk`): a search reads its hits' decisions, never all of them."""
+
+    def __init__(self, decisions: Sequence[Decision], of_chunk: Callable[[str], tuple[Decision, ...]]) -> None:
+        self._decisions = decisions
+        self._of_chunk = of_chunk
+
+    def __getitem__(self, chunk_id: str) -> tuple[Decision, ...]:
+        found = self._of_chunk(chunk_id)
+        if not found:
+            raise KeyError(chunk_id)
+        return found
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return isinstance(chunk_id, str) and bool(self._of_chunk(chunk_id))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(d.chunk_id for d in self._decisions))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(d.chunk_id for d in self._decisions))
+
+
+def _decisions_by_chunk(decisions: Sequence[Decision]) -> Mapping[str, tuple[Decision, ...]]:
+    """Looked up on demand when the store reads decisions lazily (the file store);
+    grouped now when it holds them as a list (PostgreSQL, an older generation)."""
+    of_chunk = getattr(decisions, "of_chunk", None)
+    if of_chunk is not None:
+        return DecisionsByChunk(decisions, of_chunk)
+    grouped: dict[str, list[Decision]] = {}
+    for decision in decisions:
+        grouped.setdefault(decision.chunk_id, []).append(decision)
+    return {cid: tuple(ds) for cid, ds in grouped.items()}
+
+
 class Members(Mapping[str, tuple[Chunk, ...]]):
     """Canonical chunk id -> every copy of the passage (canonical first, duplicates in index
     order), fetched from the store when asked for: only a hit's own group is ever read."""
@@ -120,7 +207,7 @@ class IndexView:
     # duplicates grouped under their canonical chunk, canonical first
     members: Mapping[str, tuple[Chunk, ...]]
     decisions_by_chunk: Mapping[str, tuple[Decision, ...]]
-    window_canonical: tuple[str, ...]  # window row -> canonical chunk id
+    window_canonical: Sequence[str]  # window row -> canonical chunk id
     window_rows: Mapping[str, tuple[int, ...]]  # chunk id -> its window rows
     rows: ChunkRows  # chunks and windows as arrays: the allowed set of a ranking
     terms: TermStats  # over the canonical chunks
@@ -140,26 +227,17 @@ class IndexView:
     def load(cls, store: RetrievalStore, embedder: Embedder) -> IndexView:
         """Arrays and lookups from the chunks' metadata; no chunk text is read (except, once,
         for a generation that predates the stored term statistics and closed listings)."""
-        decisions: dict[str, list[Decision]] = {}
-        for decision in store.decisions:
-            decisions.setdefault(decision.chunk_id, []).append(decision)
-        windows_of: dict[str, list[int]] = {}
-        for row, chunk_id in enumerate(store.window_chunk_ids):
-            windows_of.setdefault(chunk_id, []).append(row)
-
-        facts = list(store.chunk_facts())
-        rows = ChunkRows(
-            store.canonical_ids, facts, store.window_chunk_ids, decisions.keys(), fetch=store.chunk,
-        )
-        decision_cases = {f.chunk_id: f.case_number for f in facts if f.chunk_id in decisions}
-        del facts
+        decisions = _decisions_by_chunk(store.decisions)
+        columns = _columns(store, decisions)
+        rows = ChunkRows(columns, fetch=store.chunk)
+        decision_cases = _decision_cases(columns)
         terms, closed_listings = _derived(store)
         return cls(
             store=store,
             members=Members(rows, store),
-            decisions_by_chunk={cid: tuple(ds) for cid, ds in decisions.items()},
-            window_canonical=tuple(rows.canonical_id(cid) for cid in store.window_chunk_ids),
-            window_rows={cid: tuple(r) for cid, r in windows_of.items()},
+            decisions_by_chunk=decisions,
+            window_canonical=IdsAt(rows.canonical_ids, rows.window_row),
+            window_rows=WindowRows(rows),
             rows=rows,
             terms=terms,
             committees=rows.committees,

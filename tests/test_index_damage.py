@@ -59,6 +59,12 @@ def _edit_manifest(index_dir: Path, edit: Callable[[dict], None]) -> None:
     path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
+def _edit_json(path: Path, edit: Callable[[dict], None]) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
 def _swap(a: Path, b: Path) -> None:
     tmp = a.with_name("swap.tmp")
     a.rename(tmp)
@@ -167,6 +173,24 @@ DAMAGES = [
            IndexDamaged, "manifest.json"),
     Damage("manifest-format", lambda d: _edit_manifest(d, lambda m: m.__setitem__("format", 99)), IndexDamaged,
            "manifest.json"),
+    # the chunk and window columns a reader loads instead of meta.sqlite's rows (issue 12)
+    Damage("columns-deleted", lambda d: shutil.rmtree(_gen(d) / "columns"), IndexDamaged, "columns"),
+    Damage("column-deleted", lambda d: (_gen(d) / "columns" / "closed.npy").unlink(), IndexDamaged,
+           "closed.npy"),
+    Damage("column-truncated", lambda d: _truncate(_gen(d) / "columns" / "window_chunk.npy", 0.5),
+           IndexDamaged, "window_chunk.npy"),
+    Damage("column-bitflip", lambda d: _flip(_gen(d) / "columns" / "closed.npy", 200), IndexDamaged,
+           "closed.npy"),
+    Damage("columns-swapped", lambda d: _swap(_gen(d) / "columns" / "committee.npy",
+                                              _gen(d) / "columns" / "section.npy"), IndexDamaged,
+           "committee.npy"),
+    Damage("column-strings-edited", lambda d: _edit_json(_gen(d) / "columns" / "strings.json",
+                                                         lambda s: s["chunk_ids"].reverse()),
+           IndexDamaged, "strings.json"),
+    Damage("manifest-columns-not-a-dict", lambda d: _edit_manifest(d, lambda m: m.__setitem__("columns", [])),
+           IndexDamaged, "manifest.json"),
+    Damage("manifest-column-missing", lambda d: _edit_manifest(d, lambda m: m["columns"].pop("vec_row.npy")),
+           IndexDamaged, "vec_row.npy"),
     Damage("bm25-deleted", lambda d: shutil.rmtree(_gen(d) / "bm25"), IndexDamaged, "bm25"),
     Damage("bm25-emptied", lambda d: _empty_dir(_gen(d) / "bm25"), IndexDamaged, "bm25"),
     Damage("bm25-ids-deleted", lambda d: (_gen(d) / "bm25" / "ids.json").unlink(), IndexDamaged, "ids.json"),

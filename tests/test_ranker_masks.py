@@ -67,7 +67,7 @@ def small_rows() -> ChunkRows:
         chunk("b2", closed=True, duplicate_of="b"),
     ]
     # canonical row order differs from index order on purpose
-    return ChunkRows(["d", "c", "b", "a"], chunks, ["a", "a", "b", "c", "d", "d"], {"d"})
+    return ChunkRows.of_chunks(["d", "c", "b", "a"], chunks, ["a", "a", "b", "c", "d", "d"], {"d"})
 
 
 def shown_ids(rows: ChunkRows, role: str, filters: Filters) -> dict[str, str]:
