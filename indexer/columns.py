@@ -20,6 +20,7 @@ follows the dense.faiss rows. Absent integers (no Bilag, no vector row) are -1.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
@@ -215,8 +216,6 @@ def _checked_bytes(index_dir: Path, path: Path, digest: str) -> bytes:
 
 
 def _array(index_dir: Path, path: Path, data: bytes, dtype: str) -> np.ndarray:
-    import io
-
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

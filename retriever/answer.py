@@ -598,8 +598,9 @@ def _answer_parts(view: IndexView, question: str, parts: list[str],
             own = [c for c in own if _item_key(pool[c.hit_index]) == item]
         if not own:
             continue
-        picked = _completed(_select(own, asks_the_minutes(part), per_part), candidates,
-                            asks_the_minutes(part), per_part.max_sentences)
+        minutes_q = asks_the_minutes(part)
+        picked = _completed(_select(own, minutes_q, per_part), candidates, minutes_q,
+                            per_part.max_sentences)
         if item is None:
             item = _item_key(pool[max(picked, key=lambda c: c.score).hit_index])
         have = {(c.hit_index, c.position) for c in chosen}

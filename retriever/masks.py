@@ -27,13 +27,11 @@ from datetime import date
 
 import numpy as np
 
-from indexer.columns import ChunkColumns, ChunkFields, IdsAt, date_number
+from indexer.columns import ChunkColumns, ChunkFields, IdsAt
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
 from kommunesoeg.core.roles import ROLES
 from retriever.access import check_role, may_see_chunks
-
-__all__ = ["AllowedRows", "ChunkRows", "date_number", "has_filters"]  # date_number: re-exported
 
 
 def _iso(number: int) -> str:

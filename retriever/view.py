@@ -2,8 +2,8 @@
 
 Duplicate groups, decisions per chunk, sentence-window rows and the filter vocabularies are
 made from the chunks' text-free metadata - the columns the build wrote (`indexer.columns`),
-so no chunk is visited - when the Searcher loads and never change afterwards, so the verbs share them without caches of their own and a Searcher can serve
-many threads. Chunk texts are not read at load (issue 12: an archive's text is gigabytes):
+so no chunk is visited - when the Searcher loads and never change afterwards, so the verbs
+share them without caches of their own and a Searcher can serve many threads. Chunk texts are not read at load (issue 12: an archive's text is gigabytes):
 a chunk, a duplicate group (`members`) or a window text is fetched from the store when a
 verb needs it, and the term statistics and closed listings, which the build derives from
 every text, are read as stored.

@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 import pytest
 
+from indexer.columns import date_number
 from indexer.store import _apply_search_params as apply_search_params
 from indexer.store import make_faiss_index
 from indexer.threads import default_threads
@@ -25,7 +26,7 @@ from kommunesoeg.core.config import RetrievalConfig
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.results import Filters
 from retriever.access import may_see_chunk
-from retriever.masks import ChunkRows, date_number
+from retriever.masks import ChunkRows
 from retriever.storage import best_positive, nearest_rows
 
 pytest_plugins = ["fixtures_index"]
