@@ -7,11 +7,11 @@ instead. Two answer types are required, the ones Danish questions mark unambiguo
 quantities (hvor mange / hvor meget / beløb / koster) and times (hvornår / when). A value
 the question itself states does not count: "Hvornår skulle rådmændene orienteres om
 temamødet den 12. januar?" is not answered by a sentence whose only date is 12. januar.
-Two narrower types are required too: a personal name ("Hvad hedder den nye driftschef?")
-and a frequency ("Hvor ofte ...?" - "hvert 2. år"). A count must count what the question
-counts: "Hvor mange børn står på venteliste?" is not answered by "fem medarbejdere", nor by
-"Afsnit 7" or "i et år". Two more types only prefer a sentence, since their marks are
-softer: a person or organisation (hvem / who) and a place (hvor holdes / where).
+Three narrower types are required too: a personal name ("Hvad hedder den nye driftschef?",
+"Hvem er formand for Udsatterådet?"), a frequency ("Hvor ofte ...?" - "hvert 2. år") and a
+place ("Hvor holdes konferencen?"). A count must count what the question counts: "Hvor mange
+børn står på venteliste?" is not answered by "fem medarbejdere", nor by "Afsnit 7" or "i et
+år". A person or organisation (hvem / who) only prefers a sentence, since its mark is softer.
 """
 
 from __future__ import annotations
@@ -77,9 +77,12 @@ _LIST_MARKER = re.compile(r"^\s*(\d{1,2}[.)]|[a-z][.)]|•|-)\s*")
 
 _PERSON_Q = re.compile(r"\b(hvem|hvad\s+hedder|hvilke\s+(personer|organisationer|medlemmer)|who|whom)\b",
                        re.IGNORECASE)
+# "Hvor holdes konferencen?" asks a place: a sentence about the conference that names none
+# does not answer it. "where" only as a question word ("Where is ...?"), not as the
+# relative "the pilot, where GPs could ...".
 _PLACE_Q = re.compile(
-    r"\b(hvor\s+(holdes|holder|afholdes|ligger|foregår|skal\s+\w+\s+(sidde|bo|holdes|placeres))|"
-    r"hvilket\s+sted|where)\b",
+    r"\b(hvor\s+(holdes|holder|afholdes|ligger|foregår|skal\s+\w+\s+(holdes|placeres))|"
+    r"hvilket\s+sted|where\s+(?:is|was|are|were|will|does|did|do|can|should)\b)\b",
     re.IGNORECASE,
 )
 # A person: two capitalised words in a row not at the start, initials ("OKJ", "MØB"), a
@@ -104,6 +107,9 @@ _NAME_Q = re.compile(
     rf"\b(?:(?:hvad\s+hedder|hvad\s+er\s+navnet\s+på|hvem\s+er\s+den\s+nye|"
     rf"what\s+is\s+the\s+name|what\s+was\s+the\s+name|who\s+is\s+the\s+new)\b[^?]{{0,40}}?"
     rf"\b(?:{_ROLE})\b|"
+    # "Hvem er formand for Udsatterådet?" / "Who is the chair of ...?": the role holder's
+    # name; "formand og næstformand for Udsatterådet deltager" does not say who that is
+    rf"(?:hvem\s+(?:er|var|bliver)|who\s+(?:is|was)\s+the)\s+(?:{_ROLE})\b|"
     # "Hvem er blevet ansat som hjernerystelseskoordinator?": whoever the role, a hiring or
     # an appointment is answered by the person's name
     rf"hvem\s+(?:er|blev|bliver|skal)\s+(?:blevet\s+|være\s+)?(?:ansat|ansættes|udnævnt|"
@@ -130,7 +136,17 @@ _NOT_NAME_WORDS = frozenset((
 ))
 
 
-def _names_person(sentence: str) -> bool:
+# "Hvem er formand for Udsatterådet?" asks who holds that role: the name must stand with the
+# role ("Formand: ...", "... er formand"), not be any name near the subject - an item's
+# "Ansvarlig: Eva Borchorst Mejnertz" is not the council's chair.
+_ROLE_HOLDER_Q = re.compile(rf"\bhvem\s+(?:er|var|bliver)\s+(?:den\s+(?:nye\s+)?)?({_ROLE})\b",
+                            re.IGNORECASE)
+
+
+def _names_person(sentence: str, question: str = "") -> bool:
+    holder = _ROLE_HOLDER_Q.search(question)
+    if holder and _bare(holder.group(1).casefold())[:PREFIX_CHARS + 2] not in sentence.casefold():
+        return False
     return any(not {w.casefold() for w in m.group(0).split()} & _NOT_NAME_WORDS
                for m in _NAME.finditer(sentence))
 
@@ -163,8 +179,9 @@ def expected_type(question: str) -> str | None:
     return kinds[0] if kinds else None
 
 
-REQUIRED_TYPES = ("name", "frequency", "quantity", "time")  # a sentence without one cannot answer
-SOFT_TYPES = ("person", "place")  # a sentence with one is preferred
+# a sentence without one cannot answer
+REQUIRED_TYPES = ("name", "frequency", "quantity", "time", "place")
+SOFT_TYPES = ("person",)  # a sentence with one is preferred
 
 
 # Money asked ("hvor mange penge", "beløb", "koster") must be answered with money; a count
@@ -300,7 +317,7 @@ def holds_answer_type(sentence: str, kind: str | None, question: str = "") -> bo
     if kind == "frequency":
         return bool(_FREQUENCY.search(sentence))
     if kind == "name":
-        return _names_person(sentence)
+        return _names_person(sentence, question)
     if kind == "person":
         return bool(_PERSON.search(sentence))
     if kind == "place":

@@ -85,9 +85,35 @@ def test_expected_type_person_and_place(question, kind):
     assert expected_type(question) == kind
 
 
-def test_quantity_time_frequency_and_name_are_required_person_and_place_soft():
-    assert set(REQUIRED_TYPES) == {"name", "frequency", "quantity", "time"}
-    assert set(SOFT_TYPES) == {"person", "place"}
+def test_quantity_time_frequency_name_and_place_are_required_person_soft():
+    assert set(REQUIRED_TYPES) == {"name", "frequency", "quantity", "time", "place"}
+    assert set(SOFT_TYPES) == {"person"}
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Where is the conference held?", "place"),
+        # "where" as a relative pronoun asks for no place
+        ("What did the pilot, where GPs could write to the municipality, show?", None),
+        ("Hvor skal medarbejderne sidde?", None),
+    ],
+)
+def test_where_asks_a_place_only_as_a_question_word(question, kind):
+    assert expected_type(question) == kind
+
+
+def test_who_holds_a_role_is_answered_by_a_name_beside_that_role():
+    question = "Hvem er formand for Udsatterådet i Aarhus Kommune?"
+    assert expected_type(question) == "name"
+    assert holds_answer_type("Formand: Jens Peter Hansen", "name", question)
+    assert holds_answer_type("Jens Peter Hansen er formand for rådet.", "name", question)
+    # a name, but of another role; the role, but no name
+    assert not holds_answer_type("Ansvarlig: Eva Borchorst Mejnertz", "name", question)
+    assert not holds_answer_type("På mødet deltager formand og næstformand for Udsatterådet.",
+                                 "name", question)
+    sagsbehandler = "Hvem er sagsbehandler på indstillingen?"
+    assert holds_answer_type("Sagsbehandler: Mads Bundgaard", "name", sagsbehandler)
 
 
 # ----------------------------------------------------------------------------- the question's own values
