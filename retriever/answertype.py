@@ -382,5 +382,8 @@ def _names_label(name: str, question: str) -> bool:
     punktet?", "took part" for "deltagere")."""
     asked = question.casefold()
     words = re.findall(r"\w{4,}", asked)
-    return (any(name.startswith(word) for word in words)
+    # "sagsbehandlere" names "Sagsbehandler:"; a short label only as a whole word ("tid" is
+    # not named by "tidligere")
+    return (any(name.startswith(word) or len(name) >= 6 and word.startswith(name)
+                for word in words)
             or any(alias in asked for alias in _LABEL_NAMED_BY.get(name, ())))

@@ -17,6 +17,7 @@ from retriever.answertype import (
     expected_type,
     holds_answer_type,
     labelled_answer,
+    names_field,
 )
 
 pytest_plugins = ["fixtures_index"]
@@ -502,3 +503,8 @@ def test_when_may_ask_in_which_situation(question, holds):
                 "symptomer på lettere psykiske udfordringer.")
     assert expected_type(question) == "time"
     assert holds_answer_type(sentence, "time", question) is holds
+
+
+def test_a_plural_names_its_field_but_a_longer_word_does_not_name_a_short_label():
+    assert names_field("Sagsbehandler: Anne Marie Frederiksen", "Hvem er sagsbehandlere på sagen?")
+    assert not names_field("Tid: 10 min.", "Hvad skete der tidligere?")
