@@ -72,8 +72,8 @@ _PARSE_MODULES = (
 # ... and files that only change how the parsed chunks are indexed.
 # (indexer/columns.py: a generation written before the columns existed is rewritten, with
 # its vectors from the embedding cache, by the next build)
-_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "kommunesoeg/core/textnorm.py",
-                  "indexer/columns.py")
+_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "indexer/postings.py",
+                  "kommunesoeg/core/textnorm.py", "indexer/columns.py")
 
 ProgressCallback = Callable[[int, int, str], None]
 
