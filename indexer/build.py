@@ -8,8 +8,11 @@ explicit because a user adding this week's minutes expects the rest to stay.
 Incremental by content hash: files whose sha256 and parse settings match the current
 generation are not parsed again (their chunks and decisions are read back from its
 meta.sqlite), texts already in the embedding cache are not embedded again, and when nothing
-at all changed no generation is written. Whatever changed, the result is a complete new
-generation published atomically (see indexer/store.py), so a build killed at any point leaves
+at all changed no generation is written. What the previous generation holds unchanged is
+carried over (`indexer.carry`): its FAISS entries and BM25 counts are renumbered and kept,
+and only the changed chunks' vectors are read and added - the files are the ones a build
+from every vector and every passage's tokens would write (tests/test_carry.py). Whatever
+changed, the result is a complete new generation published atomically (see indexer/store.py), so a build killed at any point leaves
 the previous index in place. A build that can index nothing at all, or fails (full disk,
 read-only folder), leaves the index exactly as it was and raises one domain error.
 """
@@ -34,14 +37,18 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer import store
+from indexer.carry import Carry, RowMap, plan_carry
 from indexer.chunk import make_chunks, naive_chunks
-from indexer.columns import COLUMNS_DIR, ChunkColumns, write_columns
+from indexer.columns import COLUMNS_DIR, ChunkColumns, read_columns, write_columns
 from indexer.decisions import extract_decisions
 from indexer.dedupe import Deduplicated, deduplicate
 from indexer.derived import derive_for_readers
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.faiss_carry import can_carry, carried_index
 from indexer.filehash import hash_files
+from indexer.lexical import lexical_text, read_postings, write_lexical
+from indexer.postings import Postings
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
 from indexer.structure import parse_document
@@ -128,6 +135,19 @@ class _Previous:
         except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
             raise _damaged(self.index_dir, exc) from None
 
+    @functools.cached_property
+    def columns(self) -> ChunkColumns | None:
+        """The generation's columns (`indexer.columns`), or None when it has none or they
+        cannot be read: the build then makes every row anew, as before they existed."""
+        digests, counts = self.manifest.get("columns"), self.manifest.get("counts", {})
+        if not isinstance(digests, dict):
+            return None
+        try:
+            return read_columns(self.index_dir, self.gen_dir / COLUMNS_DIR, digests,
+                                counts["chunks"], counts["windows"])
+        except (KeyError, ValueError, KommunesoegError):
+            return None
+
     def parse_key(self, file: str) -> str:
         """Which parse settings the document `file` was parsed with (manifest
         'parse_keys'; an index from before add-mode builds used one for all)."""
@@ -191,13 +211,15 @@ def build_index(
         _check_unique_ids(chunks)
         # Step 7: embed what the cache does not have, and make the BM25 tokens of texts no
         # earlier build tokenised (both kept in the same cache file).
+        # What the previous generation holds already is carried over, not made again.
+        carried = _carried(previous, settings, faiss_kind, chunks, {*reusable, *kept})
         with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
-            vectors = _embed(chunks, decisions, embedder, cache, progress, report)
-            tokens = _lexical_tokens(chunks, cache, settings["index_code"])
+            vectors = _embed(chunks, decisions, embedder, cache, progress, report, carried)
+            postings = _postings(chunks, cache, settings["index_code"], carried)
         # Step 8: write a new generation and publish it.
         gen_dir = _write_generation(
-            index_dir, parsed, deduplicated, decisions, vectors, tokens, embedder, settings,
-            parse_keys, faiss_kind, previous,
+            index_dir, parsed, deduplicated, decisions, vectors, postings, embedder, settings,
+            parse_keys, faiss_kind, previous, carried,
         )
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
@@ -579,10 +601,66 @@ def _deduplicate(parsed: list[_Parsed], previous: _Previous | None, settings: di
 class _Vectors:
     window_ids: list[str]  # dense.faiss row -> chunk id
     window_texts: list[str]  # the window text (without header), as stored
-    windows: np.ndarray
     chunk_ids: list[str]  # chunks.faiss row -> canonical chunk id
-    chunks: np.ndarray
+    windows: np.ndarray  # the vectors of the fresh window rows (every row if none is carried)
+    chunks: np.ndarray  # the vectors of the fresh chunk rows
     dim: int
+
+
+@dataclass
+class _Carried:
+    """What a build takes over from the previous generation (`indexer.carry`): the row maps,
+    the previous FAISS files (memory-mapped, with their manifest settings) when both can be
+    carried, and the previous BM25 counts when they can."""
+
+    rows: Carry
+    settled: frozenset[str]  # documents taken over unchanged
+    dense: tuple[faiss.Index, dict] | None
+    chunk_dense: tuple[faiss.Index, dict] | None
+    postings: Postings | None
+
+    @property
+    def vectors(self) -> bool:
+        return self.dense is not None and self.chunk_dense is not None
+
+
+def _carried(previous: _Previous | None, settings: dict, faiss_kind: str, chunks: list[Chunk],
+             settled: set[str]) -> _Carried | None:
+    """What of the previous generation this build can carry over (None: nothing, it has no
+    columns to tell its rows by). Vectors need the same model and FAISS files that can be
+    carried (`faiss_carry.can_carry`); BM25 counts the same tokenizer code and counts whose
+    rows are the previous generation's canonical chunks."""
+    columns = previous.columns if previous is not None else None
+    if columns is None:
+        return None
+    before = previous.manifest.get("settings", {})
+    rows = plan_carry(columns, chunks, settled)
+    dense = chunk_dense = None
+    if before.get("model_id") == settings["model_id"]:
+        dense = _carried_faiss(previous, store.DENSE, "faiss", faiss_kind,
+                               len(rows.windows), rows.old_window_rows)
+        chunk_dense = _carried_faiss(previous, store.CHUNK_DENSE, "chunk_faiss", faiss_kind,
+                                     len(rows.chunks), rows.old_chunk_rows)
+    postings = None
+    if before.get("index_code") == settings["index_code"]:
+        found = read_postings(previous.gen_dir / store.BM25_DIR)
+        canonical = columns.canonical_positions.tolist()
+        if found is not None and found[1] == [columns.chunk_ids[i] for i in canonical]:
+            postings = found[0]
+    return _Carried(rows, frozenset(settled), dense, chunk_dense, postings)
+
+
+def _carried_faiss(previous: _Previous, name: str, key: str, kind: str, rows: int,
+                   old_rows: int) -> tuple[faiss.Index, dict] | None:
+    """The previous generation's FAISS file `name` (manifest settings `key`) when it can be
+    carried into an index of `rows` vectors of `kind`."""
+    params = previous.manifest.get(key)
+    if not isinstance(params, dict):
+        return None
+    old = store.read_previous_faiss(previous.gen_dir / name)
+    if old is None or old.ntotal != old_rows or not can_carry(old, params, kind, old.d, rows):
+        return None
+    return old, params
 
 
 def embedding_inputs(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
@@ -621,8 +699,17 @@ def _embed(
     cache: EmbeddingCache,
     progress: bool | ProgressCallback,
     report: BuildReport,
+    carried: _Carried | None = None,
 ) -> _Vectors:
-    windows, whole = embedding_inputs(chunks)
+    """The vectors of the rows this build makes: every canonical chunk's, or, when the
+    previous generation's vectors are carried, the fresh chunks' only (and the decisions of
+    the documents read in this build)."""
+    canonical = [c for c in chunks if c.duplicate_of is None]
+    todo, dim = canonical, None
+    if carried is not None and carried.vectors:
+        todo, dim = carried.rows.fresh_chunks, carried.dense[0].d
+        decisions = [d for d in decisions if d.document not in carried.settled]
+    windows, whole = embedding_inputs(todo)
     texts = [t for _, _, t in windows] + [t for _, t in whole]
     keys = [text_key(t) for t in texts]
     text_of = dict(zip(keys, texts))
@@ -632,14 +719,15 @@ def _embed(
     decisions_of = {text_key(t): t for t in map(decision_text, decisions)}
     # One read of the cache straight into the matrix; the decisions' vectors are only
     # looked for, never loaded (an archive's build held every vector twice before).
-    matrix, lacking = _cached_matrix(cache, embedder, keys)
+    matrix, lacking = _cached_matrix(cache, embedder, keys, dim)
     only_decisions = [k for k in decisions_of if k not in text_of]
     cached_decisions = cache.cached_keys(embedder.model_id, only_decisions)
     text_of.update(decisions_of)
     # Sorted by length: the engine pads a batch to its longest text.
     missing = sorted([*lacking, *(k for k in only_decisions if k not in cached_decisions)],
                      key=lambda k: len(text_of[k]))
-    report.cached_texts = len(text_of) - len(missing)
+    carried_texts = sum(len(c.windows) or 1 for c in canonical) - len(texts)
+    report.cached_texts = len(text_of) - len(missing) + carried_texts
     report.embedded_texts = len(missing)
     bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
     for start in range(0, len(missing), EMBED_GROUP):
@@ -651,20 +739,32 @@ def _embed(
                 matrix[lacking[key]] = vec
         bar.update(len(group))
     bar.close()
-    dim = matrix.shape[1]
     n_windows = len(windows)
-    window_ids = [cid for cid, _, _ in windows]
-    chunk_ids, chunk_matrix = chunk_vectors(
-        chunks, window_ids, matrix[:n_windows], [cid for cid, _ in whole], matrix[n_windows:]
-    )
+    todo_ids, chunk_matrix = chunk_vectors(
+        todo, [cid for cid, _, _ in windows], matrix[:n_windows], [cid for cid, _ in whole],
+        matrix[n_windows:])
+    if todo_ids != [c.chunk_id for c in todo]:
+        raise RuntimeError("a canonical chunk has neither windows nor a vector of its own")
     return _Vectors(
-        window_ids=window_ids,
-        window_texts=[w for _, w, _ in windows],
+        window_ids=[c.chunk_id for c in canonical for _ in c.windows],
+        window_texts=[w for c in canonical for w in c.windows],
+        chunk_ids=[c.chunk_id for c in canonical],
         windows=matrix[:n_windows],
-        chunk_ids=chunk_ids,
         chunks=chunk_matrix,
-        dim=dim,
+        dim=matrix.shape[1],
     )
+
+
+def _postings(chunks: list[Chunk], cache: EmbeddingCache, code: str,
+              carried: _Carried | None) -> Postings:
+    """The BM25 counts of the canonical chunks: the previous generation's with the fresh
+    chunks' merged in when they can be carried, else counted from every chunk's tokens."""
+    if carried is not None and carried.postings is not None:
+        rows = carried.rows.chunks
+        tokens = _lexical_tokens(carried.rows.fresh_chunks, cache, code)
+        return carried.postings.updated(rows.new_of_old(carried.rows.old_chunk_rows),
+                                        list(zip(rows.fresh.tolist(), tokens)), len(rows))
+    return Postings.of(_lexical_tokens(chunks, cache, code))
 
 
 @contextlib.contextmanager
@@ -679,10 +779,11 @@ def _opened_cache(cache_path: Path, report: BuildReport) -> Iterator[EmbeddingCa
         cache.close()
 
 
-def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
-                   keys: list[str]) -> tuple[np.ndarray, dict[str, list[int]]]:
+def _cached_matrix(cache: EmbeddingCache, embedder: Embedder, keys: list[str],
+                   dim: int | None = None) -> tuple[np.ndarray, dict[str, list[int]]]:
     """The vectors of `keys` the cache holds, in key order, read a slice at a time straight
-    into one float32 matrix; and, for each key it lacks, the matrix rows still to fill."""
+    into one float32 matrix; and, for each key it lacks, the matrix rows still to fill.
+    `dim`, when known, sizes a matrix of no cached vector without asking the model."""
     rows_of: dict[str, list[int]] = {}
     for row, key in enumerate(keys):
         rows_of.setdefault(key, []).append(row)
@@ -701,7 +802,7 @@ def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
             else:
                 matrix[rows_of[key]] = vec
     if matrix is None:  # nothing cached (a first build): the model says how wide
-        matrix = np.empty((len(keys), embedder.dim), dtype=np.float32)
+        matrix = np.empty((len(keys), dim or embedder.dim), dtype=np.float32)
     return matrix, lacking
 
 
@@ -712,12 +813,13 @@ def _write_generation(
     deduplicated: Deduplicated,
     decisions: list[Decision],
     vectors: _Vectors,
-    tokens: list[list[str]],
+    postings: Postings,
     embedder: Embedder,
     settings: dict,
     parse_keys: dict[str, str],
     faiss_kind: str,
     previous: _Previous | None,
+    carried: _Carried | None,
 ) -> Path:
     gen_dir: Path | None = None
     chunks = deduplicated.chunks
@@ -740,16 +842,18 @@ def _write_generation(
                                   {d.chunk_id for d in decisions})
         column_digests = write_columns(gen_dir / COLUMNS_DIR, columns)
         del columns
-        dense, faiss_params = store.make_faiss_index(
-            vectors.windows, vectors.dim, faiss_kind, _previous_faiss(previous, store.DENSE, "faiss"))
+        moved = carried if carried is not None and carried.vectors else None
+        dense, faiss_params = _faiss_file(
+            vectors.windows, vectors.dim, faiss_kind, previous, store.DENSE, "faiss",
+            None if moved is None else (moved.dense, moved.rows.windows))
         faiss.write_index(dense, str(gen_dir / store.DENSE))
-        chunk_dense, chunk_params = store.make_faiss_index(
-            vectors.chunks, vectors.dim, faiss_kind,
-            _previous_faiss(previous, store.CHUNK_DENSE, "chunk_faiss"))
+        del dense
+        chunk_dense, chunk_params = _faiss_file(
+            vectors.chunks, vectors.dim, faiss_kind, previous, store.CHUNK_DENSE, "chunk_faiss",
+            None if moved is None else (moved.chunk_dense, moved.rows.chunks))
         faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
-        from indexer.lexical import build_lexical
-
-        build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR, tokens)
+        del chunk_dense
+        write_lexical(postings, vectors.chunk_ids, gen_dir / store.BM25_DIR)
         manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys,
                              faiss_params, chunk_params)
         manifest["columns"] = column_digests  # file -> sha256: a reader checks each
@@ -768,12 +872,22 @@ def _write_generation(
     return gen_dir
 
 
+def _faiss_file(fresh: np.ndarray, dim: int, kind: str, previous: _Previous | None, name: str,
+                key: str, carry: tuple[tuple[faiss.Index, dict], RowMap] | None,
+                ) -> tuple[faiss.Index, dict]:
+    """The FAISS index `name` and its manifest settings: the previous generation's with the
+    fresh rows added (`indexer.faiss_carry`) when `carry` says it can be, else made from
+    `fresh` (every row then), reusing the previous training where it fits."""
+    if carry is not None:
+        (old, params), rows = carry
+        return carried_index(old, params, kind, rows, fresh)
+    return store.make_faiss_index(fresh, dim, kind, _previous_faiss(previous, name, key))
+
+
 def _lexical_tokens(chunks: list[Chunk], cache: EmbeddingCache, code: str) -> list[list[str]]:
     """The BM25 tokens of each canonical chunk: from the cache for texts an earlier build
     tokenised with the same tokenizer code (`settings["index_code"]`), tokenised now for
     the rest, which are then cached."""
-    from indexer.lexical import lexical_text
-
     texts = [lexical_text(c) for c in chunks if c.duplicate_of is None]
     keys = [text_key(t) for t in texts]
     known = cache.get_tokens(code, keys)
