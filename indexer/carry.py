@@ -62,36 +62,42 @@ class Carry:
     windows: RowMap  # dense.faiss rows
     old_chunk_rows: int  # rows of the previous generation's chunks.faiss / BM25 index
     old_window_rows: int
-    fresh_chunks: list[Chunk]  # the canonical chunks of the fresh chunk rows, in row order
+    fresh: np.ndarray  # the index positions of the fresh chunk rows' chunks, in row order
 
 
-def plan_carry(previous: ChunkColumns, chunks: Sequence[Chunk], settled: Collection[str]) -> Carry:
-    """The row maps of the canonical `chunks` (index order, duplicates marked) against the
-    previous generation's `columns`; `settled`: the documents taken over unchanged."""
-    old_position = {cid: i for i, cid in enumerate(previous.chunk_ids)}
+def plan_rows(previous: ChunkColumns, old_position: np.ndarray, canonical: np.ndarray,
+              window_counts: np.ndarray) -> Carry:
+    """The row maps of a new index order against the previous generation's `columns`: per
+    new position, `old_position` (the chunk's previous position when its document was taken
+    over unchanged, else -1), `canonical` (bool) and `window_counts` (its windows)."""
     old_vec_row = previous["vec_row"]
     window_chunk = previous["window_chunk"]  # non-decreasing: windows follow chunk order
     old_first = np.searchsorted(window_chunk, np.arange(len(previous) + 1), side="left")
-    chunk_old: list[int] = []
-    window_old: list[int] = []
-    fresh: list[Chunk] = []
-    for chunk in chunks:
-        if chunk.duplicate_of is not None:
-            continue
-        position = old_position.get(chunk.chunk_id, -1) if chunk.document in settled else -1
-        row = int(old_vec_row[position]) if position >= 0 else -1
-        first = int(old_first[position]) if row >= 0 else 0
-        if row >= 0 and int(old_first[position + 1]) - first == len(chunk.windows):
-            chunk_old.append(row)
-            window_old.extend(range(first, first + len(chunk.windows)))
-        else:
-            chunk_old.append(-1)
-            window_old.extend([-1] * len(chunk.windows))
-            fresh.append(chunk)
+    positions = np.flatnonzero(canonical)
+    before = old_position[positions]
+    was = np.maximum(before, 0)
+    row = np.where(before >= 0, old_vec_row[was], -1)
+    counts = np.asarray(window_counts, dtype=np.int64)[positions]
+    carried = (row >= 0) & (old_first[was + 1] - old_first[was] == counts)
+    first = np.repeat(np.where(carried, old_first[was], -1), counts)
+    offset = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
     return Carry(
-        chunks=RowMap(np.array(chunk_old, dtype=np.int64)),
-        windows=RowMap(np.array(window_old, dtype=np.int64)),
+        chunks=RowMap(np.where(carried, row, -1).astype(np.int64)),
+        windows=RowMap(np.where(first >= 0, first + offset, -1).astype(np.int64)),
         old_chunk_rows=int((old_vec_row >= 0).sum()),
         old_window_rows=len(window_chunk),
-        fresh_chunks=fresh,
+        fresh=positions[~carried],
+    )
+
+
+def plan_carry(previous: ChunkColumns, chunks: Sequence[Chunk], settled: Collection[str]) -> Carry:
+    """`plan_rows` for `chunks` in index order (duplicates marked); `settled`: the
+    documents taken over unchanged."""
+    old_position = {cid: i for i, cid in enumerate(previous.chunk_ids)}
+    return plan_rows(
+        previous,
+        np.fromiter((old_position.get(c.chunk_id, -1) if c.document in settled else -1 for c in chunks),
+                    dtype=np.int64, count=len(chunks)),
+        np.fromiter((c.duplicate_of is None for c in chunks), dtype=bool, count=len(chunks)),
+        np.fromiter((len(c.windows) for c in chunks), dtype=np.int64, count=len(chunks)),
     )

@@ -856,6 +856,25 @@ def _read_listings(db: sqlite3.Connection) -> tuple[ClosedListing, ...]:
     )
 
 
+def count_decisions(path: Path) -> int:
+    """How many decisions a meta.sqlite holds (the manifest's count after an update)."""
+    db = _connect_ro(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM decisions").fetchone()[0])
+    finally:
+        db.close()
+
+
+def read_closed_listings(path: Path) -> tuple[ClosedListing, ...]:
+    """The closed listings a generation stored (an updating build keeps those of the
+    documents that did not change)."""
+    db = _connect_ro(path)
+    try:
+        return _read_listings(db)
+    finally:
+        db.close()
+
+
 def read_derived(db: sqlite3.Connection) -> Derived | None:
     """The stored term statistics and closed listings, or None when the generation predates
     them (both tables missing: the retriever then derives them as before). One table
