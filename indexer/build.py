@@ -8,8 +8,11 @@ explicit because a user adding this week's minutes expects the rest to stay.
 Incremental by content hash: files whose sha256 and parse settings match the current
 generation are not parsed again (their chunks and decisions are read back from its
 meta.sqlite), texts already in the embedding cache are not embedded again, and when nothing
-at all changed no generation is written. Whatever changed, the result is a complete new
-generation published atomically (see indexer/store.py), so a build killed at any point leaves
+at all changed no generation is written. What the previous generation holds unchanged is
+carried over (`indexer.carry`): its FAISS entries and BM25 counts are renumbered and kept,
+and only the changed chunks' vectors are read and added - the files are the ones a build
+from every vector and every passage's tokens would write (tests/test_carry.py). Whatever
+changed, the result is a complete new generation published atomically (see indexer/store.py), so a build killed at any point leaves
 the previous index in place. A build that can index nothing at all, or fails (full disk,
 read-only folder), leaves the index exactly as it was and raises one domain error.
 """
@@ -17,6 +20,7 @@ read-only folder), leaves the index exactly as it was and raises one domain erro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -34,14 +38,21 @@ import numpy as np
 from tqdm import tqdm
 
 from indexer import store
+from indexer.carry import Carry, RowMap, plan_carry, plan_rows
 from indexer.chunk import make_chunks, naive_chunks
-from indexer.columns import COLUMNS_DIR, ChunkColumns, write_columns
+from indexer.columns import COLUMNS_DIR, ChunkColumns, read_columns, spliced_columns, write_columns
 from indexer.decisions import extract_decisions
-from indexer.dedupe import Deduplicated, deduplicate
-from indexer.derived import derive_for_readers
+from indexer.dedupe import Deduplicated, deduplicate, judge
+from indexer.derived import derive_for_readers, listings_by_document, term_delta
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder, ensure_available, get_embedder
 from indexer.extract import SUPPORTED_SUFFIXES, extract_pages
+from indexer.faiss_carry import CARRIED_KINDS, can_carry, carried_index
 from indexer.filehash import hash_files
+from indexer.lexical import lexical_text, read_postings, write_lexical
+from indexer.lineup import Block, ChunkLineup, document_blocks
+from indexer.meta_lazy import ChunkTexts
+from indexer.meta_update import MetaDelta, apply_delta, copy_meta
+from indexer.postings import Postings
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import DocumentRecord, EmbeddingCache, embedding_text, sha256_file, text_key
 from indexer.structure import parse_document
@@ -54,6 +65,7 @@ from kommunesoeg.core.errors import (
 )
 from kommunesoeg.core.models import Chunk, Decision, decision_text
 from kommunesoeg.core.pages import closed_pages_of
+from kommunesoeg.core.results import ClosedListing
 from kommunesoeg.core.textnorm import tokenize
 
 CHUNKINGS = ("structured", "naive")
@@ -72,8 +84,8 @@ _PARSE_MODULES = (
 # ... and files that only change how the parsed chunks are indexed.
 # (indexer/columns.py: a generation written before the columns existed is rewritten, with
 # its vectors from the embedding cache, by the next build)
-_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "kommunesoeg/core/textnorm.py",
-                  "indexer/columns.py")
+_INDEX_MODULES = ("indexer/dedupe.py", "indexer/lexical.py", "indexer/postings.py",
+                  "kommunesoeg/core/textnorm.py", "indexer/columns.py")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -103,11 +115,14 @@ class BuildReport:
 
 @dataclass
 class _Parsed:
-    """One input file after parsing (or reused from the previous generation)."""
+    """One input file after parsing, or a document taken over from the previous generation
+    (`settled`: its chunks and decisions are read from there when a build needs them, see
+    `_read_settled`)."""
 
     record: DocumentRecord
     chunks: list[Chunk] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    settled: bool = False
 
 
 @dataclass
@@ -127,6 +142,19 @@ class _Previous:
             return store.read_meta(self.gen_dir / store.META)
         except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
             raise _damaged(self.index_dir, exc) from None
+
+    @functools.cached_property
+    def columns(self) -> ChunkColumns | None:
+        """The generation's columns (`indexer.columns`), or None when it has none or they
+        cannot be read: the build then makes every row anew, as before they existed."""
+        digests, counts = self.manifest.get("columns"), self.manifest.get("counts", {})
+        if not isinstance(digests, dict):
+            return None
+        try:
+            return read_columns(self.index_dir, self.gen_dir / COLUMNS_DIR, digests,
+                                counts["chunks"], counts["windows"])
+        except (KeyError, ValueError, KommunesoegError):
+            return None
 
     def parse_key(self, file: str) -> str:
         """Which parse settings the document `file` was parsed with (manifest
@@ -183,26 +211,277 @@ def build_index(
         kept = _kept_documents(previous, hashes, prune)
         parsed = sorted([*inputs, *kept.values()], key=lambda p: p.record.file)
         parse_keys = _parse_keys(previous, settings, inputs, kept)
-        # Step 6: near-duplicates across the whole index (an adding build judges its new
-        # chunks against the index, not every pair again).
-        deduplicated = _deduplicate(parsed, previous, settings, settled_docs={*reusable, *kept})
-        chunks = deduplicated.chunks
-        decisions = [d for p in parsed for d in p.decisions]
-        _check_unique_ids(chunks)
-        # Step 7: embed what the cache does not have, and make the BM25 tokens of texts no
-        # earlier build tokenised (both kept in the same cache file).
-        with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
-            vectors = _embed(chunks, decisions, embedder, cache, progress, report)
-            tokens = _lexical_tokens(chunks, cache, settings["index_code"])
-        # Step 8: write a new generation and publish it.
-        gen_dir = _write_generation(
-            index_dir, parsed, deduplicated, decisions, vectors, tokens, embedder, settings,
-            parse_keys, faiss_kind, previous,
-        )
+        settled = {*reusable, *kept}
+        # Steps 6-8 on what changed only, when the previous generation allows it: the
+        # archive's other rows are carried over, never read (`_update_generation`).
+        plan = _update_plan(previous, settings, faiss_kind)
+        written = plan and _update_generation(
+            index_dir, plan, parsed, settled, embedder, settings, parse_keys, faiss_kind,
+            progress, report)
+        if written:
+            gen_dir, counts = written
+        else:
+            _read_settled(previous, parsed)
+            gen_dir, counts = _build_generation(
+                index_dir, previous, parsed, settled, embedder, settings, parse_keys, faiss_kind,
+                progress, report)
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
     report.stale_files = sorted(f for f in kept if parse_keys[f] != _parse_key(settings["parse"]))
-    return _changed_report(report, inputs, parsed, reusable, previous, chunks, gen_dir, started)
+    return _changed_report(report, inputs, parsed, reusable, previous, counts, gen_dir, started)
+
+
+def _build_generation(
+    index_dir: Path, previous: _Previous | None, parsed: list[_Parsed], settled: set[str],
+    embedder: Embedder, settings: dict, parse_keys: dict[str, str], faiss_kind: str,
+    progress: bool | ProgressCallback, report: BuildReport,
+) -> tuple[Path, dict]:
+    """Steps 6-8 over every chunk (a first build, other settings or code, a previous
+    generation without what an update needs); returns the generation and its counts."""
+    # Step 6: near-duplicates across the whole index (an adding build judges its new
+    # chunks against the index, not every pair again).
+    deduplicated = _deduplicate(parsed, previous, settings, settled_docs=settled)
+    chunks = deduplicated.chunks
+    decisions = [d for p in parsed for d in p.decisions]
+    _check_unique_ids(chunks)
+    # Step 7: embed what the cache does not have, and make the BM25 tokens of texts no
+    # earlier build tokenised (both kept in the same cache file). What the previous
+    # generation holds already is carried over, not made again.
+    carried = _carried(previous, settings, faiss_kind, chunks, settled)
+    with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
+        vectors = _embed(chunks, decisions, embedder, cache, progress, report, carried)
+        postings = _postings(chunks, cache, settings["index_code"], carried)
+    # Step 8: write a new generation and publish it.
+    gen_dir = _write_generation(
+        index_dir, parsed, deduplicated, decisions, vectors, postings, embedder, settings,
+        parse_keys, faiss_kind, previous, carried,
+    )
+    return gen_dir, _counts(parsed, len(chunks), sum(1 for c in chunks if c.duplicate_of),
+                            len(vectors.window_ids), len(decisions))
+
+
+@dataclass
+class _UpdatePlan:
+    """What an updating build takes from the previous generation (`_update_plan`)."""
+
+    previous: _Previous
+    columns: ChunkColumns
+    postings: Postings
+    sketches: dict[str, tuple[int, ...]]
+
+
+def _update_plan(previous: _Previous | None, settings: dict, faiss_kind: str) -> _UpdatePlan | None:
+    """Whether steps 6-8 can work on the changed documents only: the previous generation
+    was written with this model, FAISS kind and dedupe/tokenizer code (parse settings may
+    differ: a settled document keeps its chunks), and holds its columns, its BM25 counts
+    (for its canonical chunks, in row order) and its near-duplicate sketches. Otherwise
+    None, and the build works on every chunk."""
+    if previous is None or faiss_kind not in CARRIED_KINDS:
+        return None
+    before = previous.manifest.get("settings", {})
+    if any(before.get(key) != settings[key] for key in ("format", "model_id", "faiss", "index_code")):
+        return None
+    columns = previous.columns
+    if columns is None:
+        return None
+    found = read_postings(previous.gen_dir / store.BM25_DIR)
+    if found is None or found[1] != [columns.chunk_ids[i] for i in columns.canonical_positions.tolist()]:
+        return None
+    sketches = store.read_sketches(previous.gen_dir / store.META)
+    if sketches is None:
+        return None
+    return _UpdatePlan(previous, columns, found[0], sketches)
+
+
+def _update_generation(
+    index_dir: Path, plan: _UpdatePlan, parsed: list[_Parsed], settled: set[str],
+    embedder: Embedder, settings: dict, parse_keys: dict[str, str], faiss_kind: str,
+    progress: bool | ProgressCallback, report: BuildReport,
+) -> tuple[Path, dict] | None:
+    """Steps 6-8 on what changed: the settled documents' chunks stay in the previous
+    generation (`indexer.lineup`), duplicates are judged for the new chunks, only the
+    fresh rows' vectors and tokens are read, and the new generation's files are the
+    previous ones with the changes applied (meta.sqlite copied and updated, columns
+    spliced, FAISS and BM25 carried). None when a FAISS file cannot be carried (its IVF
+    training would be redone): the build then works on every chunk."""
+    texts = ChunkTexts(plan.previous.gen_dir / store.META, 0)
+    try:
+        update = _prepare_update(index_dir, plan, texts, parsed, settled, embedder, settings,
+                                 faiss_kind, progress, report)
+    except (store.sqlite3.Error, KeyError) as exc:  # a row of the previous generation
+        raise _damaged(index_dir, exc) from exc
+    finally:
+        texts.close()
+    if update is None:
+        return None
+    with _new_generation(index_dir) as gen_dir:
+        copy_meta(plan.previous.gen_dir / store.META, gen_dir / store.META)
+        apply_delta(gen_dir / store.META, update.delta)
+        store.record_written(gen_dir / store.META)
+        column_digests = write_columns(gen_dir / COLUMNS_DIR, update.columns)
+        index, faiss_params = carried_index(*update.dense, faiss_kind, update.rows.windows,
+                                            update.fresh_windows)
+        faiss.write_index(index, str(gen_dir / store.DENSE))
+        index, chunk_params = carried_index(*update.chunk_dense, faiss_kind, update.rows.chunks,
+                                            update.fresh_chunks)
+        faiss.write_index(index, str(gen_dir / store.CHUNK_DENSE))
+        del index
+        write_lexical(update.postings, update.canonical_ids, gen_dir / store.BM25_DIR)
+        counts = _counts(parsed, len(update.delta.ids), update.duplicates,
+                         len(update.rows.windows), store.count_decisions(gen_dir / store.META))
+        manifest = _manifest(gen_dir, parsed, counts, update.dense[0].d, embedder,
+                             settings, parse_keys, faiss_params, chunk_params)
+        manifest["columns"] = column_digests
+        store.publish_generation(index_dir, gen_dir, manifest)
+    return gen_dir, counts
+
+
+@dataclass
+class _Update:
+    """An update read and worked out, ready to be written (`_update_generation`)."""
+
+    delta: MetaDelta
+    columns: ChunkColumns
+    rows: Carry
+    dense: tuple[faiss.Index, dict]
+    chunk_dense: tuple[faiss.Index, dict]
+    fresh_windows: np.ndarray
+    fresh_chunks: np.ndarray
+    postings: Postings
+    canonical_ids: list[str]
+    duplicates: int
+
+
+def _prepare_update(
+    index_dir: Path, plan: _UpdatePlan, texts: ChunkTexts, parsed: list[_Parsed], settled: set[str],
+    embedder: Embedder, settings: dict, faiss_kind: str, progress: bool | ProgressCallback,
+    report: BuildReport,
+) -> _Update | None:
+    """Steps 6 and 7 of `_update_generation`, with the previous generation's meta.sqlite
+    open (`texts`); None when a FAISS file cannot be carried."""
+    previous, columns = plan.previous, plan.columns
+    lineup = _lineup(parsed, columns, texts)
+    if lineup is None:
+        return None
+    # Step 6: the new chunks' near-duplicates, with the sketches the archive stored.
+    copies, sketches = judge(lineup, settled=lineup.settled(), known_sketches=plan.sketches)
+    marks = lineup.marked(copies)
+    canonical = marks < 0
+    window_counts = _window_counts(columns, lineup, canonical)
+    rows = plan_rows(columns, lineup.old_position, canonical, window_counts)
+    dense = _carried_faiss(previous, store.DENSE, "faiss", faiss_kind, len(rows.windows),
+                           rows.old_window_rows)
+    chunk_dense = _carried_faiss(previous, store.CHUNK_DENSE, "chunk_faiss", faiss_kind,
+                                 len(rows.chunks), rows.old_chunk_rows)
+    if dense is None or chunk_dense is None:
+        return None
+    fresh = [dataclasses.replace(lineup[p], duplicate_of=None) for p in rows.fresh.tolist()]
+    term_df, listings = _derived_changes(previous, texts, lineup, marks, columns, parsed)
+    # Step 7: the fresh rows' vectors and tokens.
+    decisions = [d for p in parsed if not p.settled for d in p.decisions]
+    with _opened_cache(index_dir / store.EMBCACHE, report) as cache:
+        fresh_windows, fresh_chunks = _embed_rows(
+            fresh, decisions, embedder, cache, progress, report, dense[0].d,
+            int(window_counts[canonical].sum() + (window_counts[canonical] == 0).sum())
+            - sum(len(c.windows) or 1 for c in fresh))
+        tokens = _lexical_tokens(fresh, cache, settings["index_code"])
+    postings = plan.postings.updated(rows.chunks.new_of_old(rows.old_chunk_rows),
+                                     list(zip(rows.chunks.fresh.tolist(), tokens)), len(rows.chunks))
+    # Step 8: the previous generation's files with the changes, published.
+    vec_row = np.where(canonical, np.cumsum(canonical) - 1, -1)
+    delta = MetaDelta(
+        gone_documents=[d.file for d in previous.summary.documents if d.file not in settled],
+        documents=[p.record.row() for p in parsed if not p.settled],
+        ids=lineup.ids, old_position=lineup.old_position, vec_row=vec_row,
+        duplicate_of=marks, parsed=lineup.parsed(), old_vec_row=columns["vec_row"],
+        old_duplicate_of=columns["duplicate_of"], window_old=rows.windows.old,
+        old_windows=rows.old_window_rows,
+        fresh_windows=[(int(row), cid, text) for row, (cid, text) in zip(
+            rows.windows.fresh, ((c.chunk_id, w) for c in fresh for w in c.windows))],
+        decisions={p.record.file: p.decisions for p in parsed if not p.settled},
+        document_order=[p.record.file for p in parsed],
+        sketches={lineup.ids[i]: keys for i, keys in sketches.items() if lineup.old_position[i] < 0},
+        term_df=term_df, closed_listings=listings,
+    )
+    return _Update(
+        delta=delta,
+        columns=spliced_columns(columns, lineup.ids, lineup.old_position, lineup.parsed(), marks,
+                                window_counts, {d.chunk_id for d in decisions}),
+        rows=rows, dense=dense, chunk_dense=chunk_dense, fresh_windows=fresh_windows,
+        fresh_chunks=fresh_chunks, postings=postings,
+        canonical_ids=[lineup.ids[p] for p in np.flatnonzero(canonical).tolist()],
+        duplicates=int((~canonical).sum()),
+    )
+
+
+def _lineup(parsed: list[_Parsed], columns: ChunkColumns, texts: ChunkTexts) -> ChunkLineup | None:
+    """The new index order: settled documents as their previous positions, parsed ones as
+    their chunks (None when a settled document has no chunks there to take)."""
+    before = document_blocks(columns)
+    blocks = []
+    for p in parsed:
+        if p.record.status != "ok":
+            continue
+        if not p.settled:
+            blocks.append(Block(p.record.file, None, p.chunks))
+        elif p.record.file in before:
+            blocks.append(Block(p.record.file, before[p.record.file]))
+        else:
+            return None
+    lineup = ChunkLineup(blocks, columns, texts)
+    if len(set(lineup.ids)) != len(lineup.ids):
+        _check_unique_ids(list(lineup.parsed().values()))
+        raise RuntimeError("et tekststykke-id forekommer to gange")
+    return lineup
+
+
+def _window_counts(columns: ChunkColumns, lineup: ChunkLineup, canonical: np.ndarray) -> np.ndarray:
+    """The windows of each position's chunk (canonical positions; a duplicate has none):
+    a settled chunk's from the previous columns, unless it was a copy there (then from
+    the chunk), a parsed chunk's from itself."""
+    counts = np.zeros(len(lineup), dtype=np.int64)
+    old = lineup.old_position
+    settled = old >= 0
+    counts[settled] = np.bincount(columns["window_chunk"], minlength=len(columns))[old[settled]]
+    was_copy = np.zeros(len(lineup), dtype=bool)
+    was_copy[settled] = columns["vec_row"][old[settled]] < 0
+    for p in np.flatnonzero(was_copy & canonical).tolist():
+        counts[p] = len(lineup[p].windows)
+    for p, chunk in lineup.parsed().items():
+        counts[p] = len(chunk.windows)
+    return counts
+
+
+def _derived_changes(previous: _Previous, texts: ChunkTexts, lineup: ChunkLineup, marks: np.ndarray,
+                     columns: ChunkColumns, parsed: list[_Parsed],
+                     ) -> tuple[dict[str, int], tuple[ClosedListing, ...]]:
+    """The term statistics that change (term -> document frequency now, 0: gone) and the
+    closed listings now, from the canonical chunks that came or left (`indexer.derived`)."""
+    ids = lineup.ids
+    before = {columns.chunk_ids[i] for i in np.flatnonzero(columns["vec_row"] >= 0).tolist()}
+    now = {ids[p]: p for p in np.flatnonzero(marks < 0).tolist()}
+    change = term_delta((lineup[p].text for cid, p in now.items() if cid not in before),
+                        (texts.chunk(cid).text for cid in before if cid not in now))
+    stored = texts.term_frequencies()
+    term_df = {term: stored.get(term, 0) + n for term, n in change.items() if n}
+    if any(df < 0 for df in term_df.values()):
+        raise IndexDamaged(f"{previous.gen_dir / store.META}: termstatistikken passer ikke til tekststykkerne")
+    # documents whose canonical chunks changed: the parsed ones, and settled ones where a
+    # chunk became or stopped being a copy
+    old = lineup.old_position
+    was_canonical = np.zeros(len(lineup), dtype=bool)
+    was_canonical[old >= 0] = columns["vec_row"][old[old >= 0]] >= 0
+    flipped = np.flatnonzero((old >= 0) & (was_canonical != (marks < 0))).tolist()
+    changed: dict[str, list[Chunk]] = {}
+    for p in [*lineup.parsed(), *flipped]:
+        document = lineup[p].document
+        if document not in changed:
+            changed[document] = [
+                dataclasses.replace(c, duplicate_of=None if marks[q] < 0 else ids[int(marks[q])])
+                for q, c in lineup.chunks_of(document)]
+    documents = [p.record.file for p in parsed if p.record.status == "ok"]
+    return term_df, listings_by_document(documents, store.read_closed_listings(previous.gen_dir / store.META),
+                                         changed)
 
 
 # --------------------------------------------------------------------------- step 1-4
@@ -380,12 +659,25 @@ def _load_previous(index_dir: Path, *, required: bool) -> _Previous | None:
             raise IndexDamaged(f"{store.MANIFEST} har ikke den forventede form")
         previous = _Previous(gen_dir, manifest, summary, index_dir)
         if not required:  # a damaged generation is replaced: find out now, not half-way
-            _ = previous.meta  # read (and kept) now; damage raises IndexDamaged here
+            _check_sound(previous)
     except (OSError, ValueError, store.sqlite3.Error, KommunesoegError) as exc:
         if not required:
             return None
         raise _damaged(index_dir, exc) from None
     return previous
+
+
+def _check_sound(previous: _Previous) -> None:
+    """Raise when the previous generation is damaged: meta.sqlite checked as a reader
+    checks it (`store.check_meta_file`, skipped for the file a build recorded as written)
+    and the columns against their digests - or, for a generation without columns, every
+    row read (an archive's update must not read every row just to look)."""
+    if "columns" not in previous.manifest:
+        _ = previous.meta  # read (and kept) now; damage raises IndexDamaged here
+        return
+    store.check_meta_file(previous.index_dir, previous.gen_dir / store.META, previous.manifest)
+    if previous.columns is None:
+        raise IndexDamaged(f"{COLUMNS_DIR}/ kan ikke læses")
 
 
 def _damaged(index_dir: Path, exc: BaseException) -> IndexDamaged:
@@ -432,7 +724,7 @@ def _changed_report(
     parsed: list[_Parsed],
     reusable: dict[str, _Parsed],
     previous: _Previous | None,
-    chunks: list[Chunk],
+    counts: dict,
     gen_dir: Path,
     started: float,
 ) -> BuildReport:
@@ -443,8 +735,8 @@ def _changed_report(
     report.removed_files = sorted(_previous_ok_files(previous) - ok)
     report.documents_removed = len(report.removed_files)
     report.documents_total = len(ok)
-    report.chunks = len(chunks)
-    report.duplicates = sum(1 for c in chunks if c.duplicate_of)
+    report.chunks = counts["chunks"]
+    report.duplicates = counts["duplicates"]
     report.changed = True
     report.generation = gen_dir.name
     report.seconds = time.perf_counter() - started
@@ -474,19 +766,24 @@ def _kept_documents(previous: _Previous | None, hashes: dict[str, str], prune: b
 
 
 def _previous_documents(previous: _Previous, names: set[str]) -> dict[str, _Parsed]:
-    """The named documents of the previous generation with their chunks and decisions,
-    read back from its meta.sqlite instead of parsing the files again."""
-    docs: dict[str, _Parsed] = {}
-    for row in previous.summary.documents:
-        if row.file in names:
-            docs[row.file] = _Parsed(row)
+    """The named documents of the previous generation, settled: their chunks and decisions
+    stay in its meta.sqlite until a build needs them (`_read_settled`)."""
+    return {row.file: _Parsed(row, settled=True) for row in previous.summary.documents if row.file in names}
+
+
+def _read_settled(previous: _Previous | None, parsed: list[_Parsed]) -> None:
+    """Fill in the chunks and decisions of the settled documents, read back from the
+    previous generation's meta.sqlite instead of parsing the files again (a build that
+    writes every row; an updating build never reads them all, `_update_generation`)."""
+    docs = {p.record.file: p for p in parsed if p.settled}
+    if previous is None or not docs:
+        return
     for chunk in previous.meta.chunks:
         if chunk.document in docs:
             docs[chunk.document].chunks.append(chunk)
     for decision in previous.meta.decisions:
         if decision.document in docs:
             docs[decision.document].decisions.append(decision)
-    return docs
 
 
 def _parse_keys(previous: _Previous | None, settings: dict, inputs: list[_Parsed], kept: dict[str, _Parsed]) -> dict[str, str]:
@@ -579,10 +876,66 @@ def _deduplicate(parsed: list[_Parsed], previous: _Previous | None, settings: di
 class _Vectors:
     window_ids: list[str]  # dense.faiss row -> chunk id
     window_texts: list[str]  # the window text (without header), as stored
-    windows: np.ndarray
     chunk_ids: list[str]  # chunks.faiss row -> canonical chunk id
-    chunks: np.ndarray
+    windows: np.ndarray  # the vectors of the fresh window rows (every row if none is carried)
+    chunks: np.ndarray  # the vectors of the fresh chunk rows
     dim: int
+
+
+@dataclass
+class _Carried:
+    """What a build takes over from the previous generation (`indexer.carry`): the row maps,
+    the previous FAISS files (memory-mapped, with their manifest settings) when both can be
+    carried, and the previous BM25 counts when they can."""
+
+    rows: Carry
+    settled: frozenset[str]  # documents taken over unchanged
+    dense: tuple[faiss.Index, dict] | None
+    chunk_dense: tuple[faiss.Index, dict] | None
+    postings: Postings | None
+
+    @property
+    def vectors(self) -> bool:
+        return self.dense is not None and self.chunk_dense is not None
+
+
+def _carried(previous: _Previous | None, settings: dict, faiss_kind: str, chunks: list[Chunk],
+             settled: set[str]) -> _Carried | None:
+    """What of the previous generation this build can carry over (None: nothing, it has no
+    columns to tell its rows by). Vectors need the same model and FAISS files that can be
+    carried (`faiss_carry.can_carry`); BM25 counts the same tokenizer code and counts whose
+    rows are the previous generation's canonical chunks."""
+    columns = previous.columns if previous is not None else None
+    if columns is None:
+        return None
+    before = previous.manifest.get("settings", {})
+    rows = plan_carry(columns, chunks, settled)
+    dense = chunk_dense = None
+    if before.get("model_id") == settings["model_id"]:
+        dense = _carried_faiss(previous, store.DENSE, "faiss", faiss_kind,
+                               len(rows.windows), rows.old_window_rows)
+        chunk_dense = _carried_faiss(previous, store.CHUNK_DENSE, "chunk_faiss", faiss_kind,
+                                     len(rows.chunks), rows.old_chunk_rows)
+    postings = None
+    if before.get("index_code") == settings["index_code"]:
+        found = read_postings(previous.gen_dir / store.BM25_DIR)
+        canonical = columns.canonical_positions.tolist()
+        if found is not None and found[1] == [columns.chunk_ids[i] for i in canonical]:
+            postings = found[0]
+    return _Carried(rows, frozenset(settled), dense, chunk_dense, postings)
+
+
+def _carried_faiss(previous: _Previous, name: str, key: str, kind: str, rows: int,
+                   old_rows: int) -> tuple[faiss.Index, dict] | None:
+    """The previous generation's FAISS file `name` (manifest settings `key`) when it can be
+    carried into an index of `rows` vectors of `kind`."""
+    params = previous.manifest.get(key)
+    if not isinstance(params, dict):
+        return None
+    old = store.read_previous_faiss(previous.gen_dir / name)
+    if old is None or old.ntotal != old_rows or not can_carry(old, params, kind, old.d, rows):
+        return None
+    return old, params
 
 
 def embedding_inputs(chunks: Sequence[Chunk]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
@@ -621,8 +974,43 @@ def _embed(
     cache: EmbeddingCache,
     progress: bool | ProgressCallback,
     report: BuildReport,
+    carried: _Carried | None = None,
 ) -> _Vectors:
-    windows, whole = embedding_inputs(chunks)
+    """The vectors of the rows this build makes: every canonical chunk's, or, when the
+    previous generation's vectors are carried, the fresh chunks' only (and the decisions of
+    the documents read in this build)."""
+    canonical = [c for c in chunks if c.duplicate_of is None]
+    todo, dim = canonical, None
+    if carried is not None and carried.vectors:
+        todo, dim = [chunks[i] for i in carried.rows.fresh.tolist()], carried.dense[0].d
+        decisions = [d for d in decisions if d.document not in carried.settled]
+    carried_texts = sum(len(c.windows) or 1 for c in canonical) - sum(len(c.windows) or 1 for c in todo)
+    windows, chunk_matrix = _embed_rows(todo, decisions, embedder, cache, progress, report, dim,
+                                        carried_texts)
+    return _Vectors(
+        window_ids=[c.chunk_id for c in canonical for _ in c.windows],
+        window_texts=[w for c in canonical for w in c.windows],
+        chunk_ids=[c.chunk_id for c in canonical],
+        windows=windows,
+        chunks=chunk_matrix,
+        dim=windows.shape[1],
+    )
+
+
+def _embed_rows(
+    todo: list[Chunk],
+    decisions: Sequence[Decision],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    progress: bool | ProgressCallback,
+    report: BuildReport,
+    dim: int | None,
+    carried_texts: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The window vectors and whole-chunk vectors of the canonical chunks `todo`, from the
+    cache or the model; `decisions` are embedded into the cache only. `carried_texts`: the
+    texts whose vectors the build carries over (counted as not embedded)."""
+    windows, whole = embedding_inputs(todo)
     texts = [t for _, _, t in windows] + [t for _, t in whole]
     keys = [text_key(t) for t in texts]
     text_of = dict(zip(keys, texts))
@@ -632,14 +1020,14 @@ def _embed(
     decisions_of = {text_key(t): t for t in map(decision_text, decisions)}
     # One read of the cache straight into the matrix; the decisions' vectors are only
     # looked for, never loaded (an archive's build held every vector twice before).
-    matrix, lacking = _cached_matrix(cache, embedder, keys)
+    matrix, lacking = _cached_matrix(cache, embedder, keys, dim)
     only_decisions = [k for k in decisions_of if k not in text_of]
     cached_decisions = cache.cached_keys(embedder.model_id, only_decisions)
     text_of.update(decisions_of)
     # Sorted by length: the engine pads a batch to its longest text.
     missing = sorted([*lacking, *(k for k in only_decisions if k not in cached_decisions)],
                      key=lambda k: len(text_of[k]))
-    report.cached_texts = len(text_of) - len(missing)
+    report.cached_texts = len(text_of) - len(missing) + carried_texts
     report.embedded_texts = len(missing)
     bar = _Progress(progress, len(missing), "Indlejrer tekster", "tekst")
     for start in range(0, len(missing), EMBED_GROUP):
@@ -651,20 +1039,25 @@ def _embed(
                 matrix[lacking[key]] = vec
         bar.update(len(group))
     bar.close()
-    dim = matrix.shape[1]
     n_windows = len(windows)
-    window_ids = [cid for cid, _, _ in windows]
-    chunk_ids, chunk_matrix = chunk_vectors(
-        chunks, window_ids, matrix[:n_windows], [cid for cid, _ in whole], matrix[n_windows:]
-    )
-    return _Vectors(
-        window_ids=window_ids,
-        window_texts=[w for _, w, _ in windows],
-        windows=matrix[:n_windows],
-        chunk_ids=chunk_ids,
-        chunks=chunk_matrix,
-        dim=dim,
-    )
+    todo_ids, chunk_matrix = chunk_vectors(
+        todo, [cid for cid, _, _ in windows], matrix[:n_windows], [cid for cid, _ in whole],
+        matrix[n_windows:])
+    if todo_ids != [c.chunk_id for c in todo]:
+        raise RuntimeError("a canonical chunk has neither windows nor a vector of its own")
+    return matrix[:n_windows], chunk_matrix.reshape(len(todo_ids), matrix.shape[1])
+
+
+def _postings(chunks: list[Chunk], cache: EmbeddingCache, code: str,
+              carried: _Carried | None) -> Postings:
+    """The BM25 counts of the canonical chunks: the previous generation's with the fresh
+    chunks' merged in when they can be carried, else counted from every chunk's tokens."""
+    if carried is not None and carried.postings is not None:
+        rows = carried.rows.chunks
+        tokens = _lexical_tokens([chunks[i] for i in carried.rows.fresh.tolist()], cache, code)
+        return carried.postings.updated(rows.new_of_old(carried.rows.old_chunk_rows),
+                                        list(zip(rows.fresh.tolist(), tokens)), len(rows))
+    return Postings.of(_lexical_tokens(chunks, cache, code))
 
 
 @contextlib.contextmanager
@@ -679,10 +1072,11 @@ def _opened_cache(cache_path: Path, report: BuildReport) -> Iterator[EmbeddingCa
         cache.close()
 
 
-def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
-                   keys: list[str]) -> tuple[np.ndarray, dict[str, list[int]]]:
+def _cached_matrix(cache: EmbeddingCache, embedder: Embedder, keys: list[str],
+                   dim: int | None = None) -> tuple[np.ndarray, dict[str, list[int]]]:
     """The vectors of `keys` the cache holds, in key order, read a slice at a time straight
-    into one float32 matrix; and, for each key it lacks, the matrix rows still to fill."""
+    into one float32 matrix; and, for each key it lacks, the matrix rows still to fill.
+    `dim`, when known, sizes a matrix of no cached vector without asking the model."""
     rows_of: dict[str, list[int]] = {}
     for row, key in enumerate(keys):
         rows_of.setdefault(key, []).append(row)
@@ -701,7 +1095,7 @@ def _cached_matrix(cache: EmbeddingCache, embedder: Embedder,
             else:
                 matrix[rows_of[key]] = vec
     if matrix is None:  # nothing cached (a first build): the model says how wide
-        matrix = np.empty((len(keys), embedder.dim), dtype=np.float32)
+        matrix = np.empty((len(keys), dim or embedder.dim), dtype=np.float32)
     return matrix, lacking
 
 
@@ -712,17 +1106,17 @@ def _write_generation(
     deduplicated: Deduplicated,
     decisions: list[Decision],
     vectors: _Vectors,
-    tokens: list[list[str]],
+    postings: Postings,
     embedder: Embedder,
     settings: dict,
     parse_keys: dict[str, str],
     faiss_kind: str,
     previous: _Previous | None,
+    carried: _Carried | None,
 ) -> Path:
-    gen_dir: Path | None = None
+    """Step 8 of a build over every chunk: every file written, then published."""
     chunks = deduplicated.chunks
-    try:
-        gen_dir = store.new_generation_dir(index_dir)
+    with _new_generation(index_dir) as gen_dir:
         store.write_meta(
             gen_dir / store.META,
             [p.record for p in parsed],
@@ -740,20 +1134,35 @@ def _write_generation(
                                   {d.chunk_id for d in decisions})
         column_digests = write_columns(gen_dir / COLUMNS_DIR, columns)
         del columns
-        dense, faiss_params = store.make_faiss_index(
-            vectors.windows, vectors.dim, faiss_kind, _previous_faiss(previous, store.DENSE, "faiss"))
+        moved = carried if carried is not None and carried.vectors else None
+        dense, faiss_params = _faiss_file(
+            vectors.windows, vectors.dim, faiss_kind, previous, store.DENSE, "faiss",
+            None if moved is None else (moved.dense, moved.rows.windows))
         faiss.write_index(dense, str(gen_dir / store.DENSE))
-        chunk_dense, chunk_params = store.make_faiss_index(
-            vectors.chunks, vectors.dim, faiss_kind,
-            _previous_faiss(previous, store.CHUNK_DENSE, "chunk_faiss"))
+        del dense
+        chunk_dense, chunk_params = _faiss_file(
+            vectors.chunks, vectors.dim, faiss_kind, previous, store.CHUNK_DENSE, "chunk_faiss",
+            None if moved is None else (moved.chunk_dense, moved.rows.chunks))
         faiss.write_index(chunk_dense, str(gen_dir / store.CHUNK_DENSE))
-        from indexer.lexical import build_lexical
-
-        build_lexical([c for c in chunks if c.duplicate_of is None], gen_dir / store.BM25_DIR, tokens)
-        manifest = _manifest(gen_dir, parsed, chunks, decisions, vectors, embedder, settings, parse_keys,
+        del chunk_dense
+        write_lexical(postings, vectors.chunk_ids, gen_dir / store.BM25_DIR)
+        counts = _counts(parsed, len(chunks), sum(1 for c in chunks if c.duplicate_of),
+                         len(vectors.window_ids), len(decisions))
+        manifest = _manifest(gen_dir, parsed, counts, vectors.dim, embedder, settings, parse_keys,
                              faiss_params, chunk_params)
         manifest["columns"] = column_digests  # file -> sha256: a reader checks each
         store.publish_generation(index_dir, gen_dir, manifest)
+    return gen_dir
+
+
+@contextlib.contextmanager
+def _new_generation(index_dir: Path) -> Iterator[Path]:
+    """A new generation directory to write and publish in; an error (or Ctrl-C) before the
+    swap removes it, so `current` keeps the previous generation."""
+    gen_dir: Path | None = None
+    try:
+        gen_dir = store.new_generation_dir(index_dir)
+        yield gen_dir
     except BaseException as exc:
         # Ctrl-C or an error before the swap: current still points at the previous
         # generation, so drop the half-written one now. (SIGKILL cannot be caught; the next
@@ -765,15 +1174,24 @@ def _write_generation(
         if domain is not None and domain is not exc:
             raise domain from exc
         raise
-    return gen_dir
+
+
+def _faiss_file(fresh: np.ndarray, dim: int, kind: str, previous: _Previous | None, name: str,
+                key: str, carry: tuple[tuple[faiss.Index, dict], RowMap] | None,
+                ) -> tuple[faiss.Index, dict]:
+    """The FAISS index `name` and its manifest settings: the previous generation's with the
+    fresh rows added (`indexer.faiss_carry`) when `carry` says it can be, else made from
+    `fresh` (every row then), reusing the previous training where it fits."""
+    if carry is not None:
+        (old, params), rows = carry
+        return carried_index(old, params, kind, rows, fresh)
+    return store.make_faiss_index(fresh, dim, kind, _previous_faiss(previous, name, key))
 
 
 def _lexical_tokens(chunks: list[Chunk], cache: EmbeddingCache, code: str) -> list[list[str]]:
     """The BM25 tokens of each canonical chunk: from the cache for texts an earlier build
     tokenised with the same tokenizer code (`settings["index_code"]`), tokenised now for
     the rest, which are then cached."""
-    from indexer.lexical import lexical_text
-
     texts = [lexical_text(c) for c in chunks if c.duplicate_of is None]
     keys = [text_key(t) for t in texts]
     known = cache.get_tokens(code, keys)
@@ -795,25 +1213,38 @@ def _previous_faiss(previous: _Previous | None, name: str, key: str) -> tuple[fa
     return None if old is None else (old, previous.manifest[key])
 
 
+def _counts(parsed: list[_Parsed], chunks: int, duplicates: int, windows: int, decisions: int) -> dict:
+    """The manifest's counts of a generation of the documents `parsed`."""
+    ok = [p.record for p in parsed if p.record.status == "ok"]
+    return {
+        "documents": len(ok),
+        "failed_documents": len(parsed) - len(ok),
+        "pages": sum(r.pages for r in ok),
+        "ocr_pages": sum(r.ocr_pages for r in ok),
+        "chunks": chunks,
+        "duplicates": duplicates,
+        "windows": windows,
+        "decisions": decisions,
+    }
+
+
 def _manifest(
     gen_dir: Path,
     parsed: list[_Parsed],
-    chunks: list[Chunk],
-    decisions: list[Decision],
-    vectors: _Vectors,
+    counts: dict,
+    dim: int,
     embedder: Embedder,
     settings: dict,
     parse_keys: dict[str, str],
     faiss_params: dict,
     chunk_params: dict,
 ) -> dict:
-    ok = [p.record for p in parsed if p.record.status == "ok"]
     return {
         "format": store.FORMAT_VERSION,
         "generation": gen_dir.name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_id": embedder.model_id,
-        "dim": vectors.dim,
+        "dim": dim,
         "backend": embedder.model_id.split(":", 1)[0],
         "chunking": settings["parse"],
         "faiss": faiss_params,
@@ -821,16 +1252,7 @@ def _manifest(
         "settings": settings,
         "inputs": {p.record.file: p.record.sha256 for p in parsed},  # every document record
         "parse_keys": parse_keys,
-        "counts": {
-            "documents": len(ok),
-            "failed_documents": len(parsed) - len(ok),
-            "pages": sum(r.pages for r in ok),
-            "ocr_pages": sum(r.ocr_pages for r in ok),
-            "chunks": len(chunks),
-            "duplicates": sum(1 for c in chunks if c.duplicate_of),
-            "windows": len(vectors.window_ids),
-            "decisions": len(decisions),
-        },
+        "counts": counts,
     }
 
 

@@ -125,6 +125,57 @@ class ChunkColumns:
         return cls([c.chunk_id for c in chunks], arrays, vocabularies)
 
 
+def spliced_columns(previous: ChunkColumns, ids: Sequence[str], old_position: np.ndarray,
+                    parsed: Mapping[int, ChunkFields], duplicate_of: np.ndarray,
+                    window_counts: np.ndarray, decision_chunk_ids: Collection[str]) -> ChunkColumns:
+    """The columns of a new index order made of the previous generation's columns and the
+    chunks parsed in this build, without visiting a settled chunk: `ids` and `old_position`
+    (the previous position, -1 for a parsed chunk) per position, `parsed` position ->
+    chunk, `duplicate_of` each position's canonical position (-1: canonical),
+    `window_counts` each canonical position's windows, `decision_chunk_ids` the parsed
+    chunks holding a decision. Equal, array for array and vocabulary for vocabulary, to
+    `ChunkColumns.of` of the same chunks (tests/test_carry.py)."""
+    n = len(ids)
+    settled = np.flatnonzero(old_position >= 0)
+    fresh = np.fromiter(sorted(parsed), dtype=np.int64, count=len(parsed))
+    made = ChunkColumns.of([parsed[int(p)] for p in fresh], [], [], decision_chunk_ids)
+    canonical = duplicate_of < 0
+    vec_row = np.where(canonical, np.cumsum(canonical) - 1, -1).astype(np.int32)
+    arrays: dict[str, np.ndarray] = {"vec_row": vec_row, "duplicate_of": duplicate_of.astype(np.int32)}
+    for name, dtype in CHUNK_COLUMNS.items():
+        if name in arrays or name in CODED:
+            continue
+        column = np.empty(n, dtype=dtype)
+        column[settled] = previous[name][old_position[settled]]
+        column[fresh] = made[name]
+        arrays[name] = column
+    vocabularies = {}
+    for name in CODED:
+        values = list(previous.values(name))
+        codes = np.empty(n, dtype=np.int64)
+        codes[settled] = previous[name][old_position[settled]]
+        codes[fresh] = made[name] + len(values)  # duplicates of old values are merged below
+        values += made.values(name)
+        arrays[name], vocabularies[name] = _first_seen(codes, values)
+    arrays["window_chunk"] = np.repeat(np.flatnonzero(canonical), window_counts[canonical]).astype(np.int32)
+    return ChunkColumns(list(ids), arrays, vocabularies)
+
+
+def _first_seen(codes: np.ndarray, values: list) -> tuple[np.ndarray, list]:
+    """Codes renumbered as `_codes` numbers values: in the order they first occur (equal
+    values under two codes become one)."""
+    merged: dict[Hashable, int] = {}
+    same = np.fromiter((merged.setdefault(v, len(merged)) for v in values), dtype=np.int64,
+                       count=len(values))
+    codes = same[codes]
+    used, first = np.unique(codes, return_index=True)
+    order = used[np.argsort(first, kind="stable")]
+    renumber = np.empty(len(merged), dtype=np.int64)
+    renumber[order] = np.arange(len(order))
+    distinct = list(merged)
+    return renumber[codes].astype(np.int32), [distinct[int(v)] for v in order]
+
+
 def _or(value: Hashable | None, blank: str | None) -> Hashable | None:
     return value if blank is None else (value or blank)
 

@@ -45,6 +45,7 @@ import zlib
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -102,17 +103,68 @@ def deduplicate(
     scan indexed before it), its own copies moving along. The work is in proportion to the
     new chunks and the few settled ones sharing sketch keys with them, not to the archive.
     """
-    index_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+    duplicate_of, sketches = judge(ListedChunks(chunks), settled=settled, known_sketches=known_sketches)
+    marked = [
+        replace(c, duplicate_of=chunks[duplicate_of[i]].chunk_id if i in duplicate_of else None)
+        for i, c in enumerate(chunks)
+    ]
+    return Deduplicated(marked, {chunks[i].chunk_id: keys for i, keys in sketches.items()})
+
+
+class Lineup(Protocol):
+    """Chunks in index order as `judge` reads them: every chunk's id and duplicate mark,
+    a chunk itself only when it is compared. An archive's build hands in its settled
+    chunks this way, so judging a new meeting reads the few chunks it is compared with,
+    not the archive's text."""
+
+    ids: Sequence[str]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> Chunk: ...
+
+    def duplicate_id(self, i: int) -> str | None:
+        """The `duplicate_of` of chunk i, without reading the chunk."""
+        ...
+
+
+class ListedChunks:
+    """A `Lineup` of chunks held in a list."""
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self._chunks = chunks
+        self.ids = [c.chunk_id for c in chunks]
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __getitem__(self, i: int) -> Chunk:
+        return self._chunks[i]
+
+    def duplicate_id(self, i: int) -> str | None:
+        return self._chunks[i].duplicate_of
+
+
+def judge(
+    chunks: Lineup,
+    *,
+    settled: Collection[int] = (),
+    known_sketches: Mapping[str, Sequence[int]] | None = None,
+) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+    """`deduplicate` on a `Lineup`: the canonical position of every copy (copy position
+    -> canonical position), and the sketch of every chunk that has one (by position)."""
+    ids = chunks.ids
+    index_of = {cid: i for i, cid in enumerate(ids)}
     # a settled copy whose canonical chunk is gone (its document changed) is judged anew
     settled_set = {i for i in settled
-                   if chunks[i].duplicate_of is None or chunks[i].duplicate_of in index_of}
+                   if chunks.duplicate_id(i) is None or chunks.duplicate_id(i) in index_of}
     fresh = [i for i in range(len(chunks)) if i not in settled_set]
     texts = _Texts(chunks)
 
     sketches: dict[int, tuple[int, ...]] = {}
     for i in range(len(chunks)):
         if i in settled_set and known_sketches is not None:
-            keys = known_sketches.get(chunks[i].chunk_id)
+            keys = known_sketches.get(ids[i])
             if keys:
                 sketches[i] = tuple(int(k) for k in keys)
         elif len(texts.flat(i)) >= MIN_CHARS:
@@ -121,12 +173,17 @@ def deduplicate(
 
     duplicate_of: dict[int, int] = {}
     for i in settled_set:
-        target = chunks[i].duplicate_of
+        target = chunks.duplicate_id(i)
         if target is not None:
             duplicate_of[i] = index_of[target]
 
+    ranks: dict[int, tuple[bool, bool, int]] = {}
+
     def rank(i: int) -> tuple[bool, bool, int]:
-        return _rank(chunks, i)
+        found = ranks.get(i)
+        if found is None:
+            found = ranks[i] = _rank(chunks, i)
+        return found
 
     new = set(fresh)
     if settled_set:  # only new chunks, and the settled canonical chunks they share keys with
@@ -140,15 +197,16 @@ def deduplicate(
     for i in sorted(judged, key=rank):
         if i in duplicate_of or i not in sketches:
             continue
+        # pairs of two settled chunks were judged by an earlier build: a settled chunk
+        # counts only the new chunks it shares keys with
         shared: Counter[int] = Counter()
         for key in sketches[i]:
-            shared.update(int(k) for k in buckets.members(key))
-        # pairs of two settled chunks were judged by an earlier build
+            members = map(int, buckets.members(key))
+            shared.update(members if i in new else (k for k in members if k in new))
         candidates = {
             j
             for j, n in shared.items()
             if n >= MIN_SHARED_KEYS and j not in duplicate_of and rank(j) > rank(i)
-            and (i in new or j in new)
         }
         if not candidates:
             continue
@@ -178,7 +236,7 @@ def deduplicate(
     # Point every newly judged copy at the canonical chunk it overlaps most (a run match may
     # have found it through a neighbour), so "also in" cites the matching passage.
     for j, i in list(duplicate_of.items()):
-        if settled_set and j in settled_set and chunks[j].duplicate_of == chunks[i].chunk_id:
+        if settled_set and j in settled_set and chunks.duplicate_id(j) == ids[i]:
             continue
         best, best_score = i, containment(texts.grams(j), texts.grams(i))
         for key in sketches[j]:
@@ -191,18 +249,14 @@ def deduplicate(
                 if score > best_score:
                     best, best_score = k, score
         duplicate_of[j] = best
-    marked = [
-        replace(c, duplicate_of=chunks[duplicate_of[i]].chunk_id if i in duplicate_of else None)
-        for i, c in enumerate(chunks)
-    ]
-    return Deduplicated(marked, {chunks[i].chunk_id: keys for i, keys in sketches.items()})
+    return duplicate_of, sketches
 
 
 class _Texts:
     """Normalised text, its word 3-gram hashes and character n-grams, per chunk position,
     computed when first needed: an adding build reads only the chunks it compares."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk] | Lineup) -> None:
         self._chunks = chunks
         self._words: dict[int, str] = {}
         self._hashes: dict[int, set[int]] = {}
@@ -263,7 +317,7 @@ def _grams(flat: str) -> set[str]:
     return {flat[k : k + GRAM] for k in range(max(len(flat) - GRAM + 1, 1))}
 
 
-def _rank(chunks: list[Chunk], i: int) -> tuple[bool, bool, int]:
+def _rank(chunks: Sequence[Chunk] | Lineup, i: int) -> tuple[bool, bool, int]:
     """Canonical preference: open, then born-digital, then first seen."""
     return (chunks[i].closed, chunks[i].ocr, i)
 

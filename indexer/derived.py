@@ -20,7 +20,8 @@ The result is exactly what `derive_from_scratch` gives (tests/test_derived.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from indexer.closed_listings import find_closed_listings
 from indexer.store import Derived
@@ -115,4 +116,37 @@ def _updated_listings(
             listings += kept.get(document, [])
         else:
             listings += find_closed_listings(group)
+    return tuple(listings)
+
+
+def term_delta(added: Iterable[str], removed: Iterable[str]) -> Counter[str]:
+    """Per term, how many more texts use it: +1 for each added text using it, -1 for each
+    removed one (a text counts a term once, as `document_frequencies` does). What an
+    update applies to the stored term statistics, reading only the texts that changed (the
+    file build's `indexer.meta_update`, PostgreSQL's `indexer.pg.derived`)."""
+    delta: Counter[str] = Counter()
+    for text in added:
+        delta.update(set(tokenize(text)))
+    for text in removed:
+        delta.subtract(set(tokenize(text)))
+    return delta
+
+
+def listings_by_document(
+    documents: Sequence[str],
+    previous: Sequence[ClosedListing],
+    changed: Mapping[str, Sequence[Chunk]],
+) -> tuple[ClosedListing, ...]:
+    """The closed listings of `documents` (index order): those of the documents in
+    `changed` found again in their chunks (duplicate marks as they are now), every other
+    document's as the previous generation stored them."""
+    kept: dict[str, list[ClosedListing]] = {}
+    for listing in previous:
+        kept.setdefault(listing.document, []).append(listing)
+    listings: list[ClosedListing] = []
+    for document in documents:
+        if document in changed:
+            listings += find_closed_listings(c for c in changed[document] if c.duplicate_of is None)
+        else:
+            listings += kept.get(document, [])
     return tuple(listings)

@@ -14,11 +14,16 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from indexer.postings import K1, B, Postings
 from kommunesoeg.core.errors import IndexFileDamaged
 from kommunesoeg.core.models import Chunk
 from kommunesoeg.core.textnorm import tokenize
 
 IDS_FILE = "ids.json"
+TF_FILE = "tf.npy"  # each posting's term count (`indexer.postings`)
+DOC_LEN_FILE = "doc_len.npy"  # each row's token count
+# bm25s's own file names (`bm25s.BM25.save`)
+_VOCAB_FILE, _INDPTR_FILE, _INDICES_FILE = "vocab.index.json", "indptr.csc.index.npy", "indices.csc.index.npy"
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -32,18 +37,57 @@ def build_lexical(chunks: list[Chunk], out_dir: Path,
     `tokens`, when given, are `tokenize(lexical_text(c))` of those chunks, in order, made
     or cached by the caller (the build keeps them between generations)."""
     canonical = [c for c in chunks if c.duplicate_of is None]
-    out_dir.mkdir(parents=True, exist_ok=True)
     if tokens is None:
         tokens = [tokenize(lexical_text(c)) for c in canonical]
     if len(tokens) != len(canonical):
         raise ValueError(f"tokens for {len(tokens)} chunks, but {len(canonical)} canonical chunks")
-    corpus_tokens = [t or ["\u2205"] for t in tokens]
-    model = bm25s.BM25(k1=1.2, b=0.75)
-    model.index(corpus_tokens, show_progress=False)
+    write_lexical(Postings.of(tokens), [c.chunk_id for c in canonical], out_dir)
+
+
+def write_lexical(postings: Postings, ids: Sequence[str], out_dir: Path) -> None:
+    """The bm25s index of `postings` (the scores bm25s would compute, `indexer.postings`),
+    the counts it was made of (for the next generation's `read_postings`) and `ids`, the
+    canonical chunk id of each row."""
+    if len(ids) != postings.passages:
+        raise ValueError(f"{len(ids)} ids for {postings.passages} BM25 rows")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = bm25s.BM25(k1=K1, b=B)
+    model.scores = {"data": postings.scores(), "indices": postings.docs,
+                    "indptr": postings.indptr, "num_docs": postings.passages}
+    # bm25s adds the empty token after the terms (`BM25.index`, create_empty_token)
+    model.vocab_dict = {**{term: i for i, term in enumerate(postings.vocab)}, "": len(postings.vocab)}
+    model.nonoccurrence_array = None
     model.save(str(out_dir), show_progress=False)
-    (out_dir / IDS_FILE).write_text(
-        json.dumps([c.chunk_id for c in canonical], ensure_ascii=False), encoding="utf-8"
+    np.save(out_dir / TF_FILE, postings.tf, allow_pickle=False)
+    np.save(out_dir / DOC_LEN_FILE, postings.doc_len, allow_pickle=False)
+    (out_dir / IDS_FILE).write_text(json.dumps(list(ids), ensure_ascii=False), encoding="utf-8")
+
+
+def read_postings(directory: Path) -> tuple[Postings, list[str]] | None:
+    """The counts and row ids a generation's BM25 index was made of, or None when it does
+    not hold them (written before they were kept) or they do not fit together: the build
+    then makes the index from every passage's tokens, as it always did."""
+    try:
+        vocab_ids = json.loads((directory / _VOCAB_FILE).read_text(encoding="utf-8"))
+        ids = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
+        indptr = np.load(directory / _INDPTR_FILE, allow_pickle=False)
+        docs = np.load(directory / _INDICES_FILE, allow_pickle=False)
+        tf = np.load(directory / TF_FILE, allow_pickle=False)
+        doc_len = np.load(directory / DOC_LEN_FILE, allow_pickle=False)
+        vocab = [""] * (len(indptr) - 1)
+        for term, i in vocab_ids.items():
+            if 0 <= i < len(vocab):
+                vocab[i] = term
+    except (OSError, ValueError, TypeError, AttributeError):  # missing, or not what was written
+        return None
+    sound = (
+        len(vocab_ids) in (len(vocab), len(vocab) + 1) and "" not in vocab and len(ids) == len(doc_len)
+        and len(docs) == len(tf) == int(indptr[-1]) and tf.dtype.kind == "u" and docs.dtype == np.int32
+        and (len(docs) == 0 or (0 <= docs.min() and docs.max() < len(doc_len)))
     )
+    if not sound:
+        return None
+    return Postings(vocab, indptr.astype(np.int64), docs, tf, doc_len.astype(np.int32)), ids
 
 
 class LexicalIndex:

@@ -580,9 +580,7 @@ def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat",
     elif kind in IVF_KINDS:
         index, trained_on = _trained_ivf(vectors, dim, kind, previous)
         index.make_direct_map()  # reconstruct(row): a narrow filter's rows are compared exactly
-        nprobe = min(index.nlist, max(DEFAULT_NPROBE, math.ceil(index.nlist * IVF_PROBE_SHARE)))
-        index.nprobe = nprobe
-        params = {"kind": kind, "nlist": index.nlist, "nprobe": nprobe, "trained_on": trained_on}
+        params = ivf_params(index, kind, trained_on)
     else:
         raise ValueError(f"faiss: ukendt indekstype '{kind}' (tilladt: {', '.join(FAISS_KINDS)})")
     if n:
@@ -593,7 +591,8 @@ def make_faiss_index(vectors: np.ndarray, dim: int, kind: str = "flat",
 IVF_KINDS = ("ivf", "ivf-sq8")
 
 
-def _empty_ivf(kind: str, dim: int, nlist: int, quantizer: faiss.Index) -> faiss.IndexIVF:
+def empty_ivf(kind: str, dim: int, nlist: int, quantizer: faiss.Index) -> faiss.IndexIVF:
+    """An IVF index of `kind` over `quantizer`'s lists, holding no vectors."""
     if kind == "ivf":
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     else:
@@ -609,25 +608,43 @@ def _trained_ivf(vectors: np.ndarray, dim: int, kind: str,
     generation's training when it fits (same kind and dimension, this many vectors within
     half to twice what it was trained on), otherwise k-means over `vectors` now."""
     n = vectors.shape[0]
-    if previous is not None:
+    if previous is not None and training_fits(*previous, kind, dim, n):
         old, params = previous
-        trained_on = params.get("trained_on")
-        fits = (params.get("kind") == kind and old.d == dim and isinstance(trained_on, int)
-                and trained_on / 2 <= n <= trained_on * 2)
-        if fits:
-            ivf = faiss.extract_index_ivf(old)
-            index = _empty_ivf(kind, dim, ivf.nlist, faiss.clone_index(ivf.quantizer))
-            if kind == "ivf-sq8":
-                index.sq.trained = faiss.downcast_index(old).sq.trained
-            index.is_trained = True
-            return index, trained_on
+        return trained_like(old, kind, dim), params["trained_on"]
     # nlist ~ 4*sqrt(n), but never more than n/39 lists: k-means needs ~39 points per
     # centroid, and a tiny corpus simply gets one list (= exact search).
     nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
-    index = _empty_ivf(kind, dim, nlist, faiss.IndexFlatIP(dim))
+    index = empty_ivf(kind, dim, nlist, faiss.IndexFlatIP(dim))
     if n:
         index.train(vectors)
     return index, n
+
+
+def training_fits(old: faiss.Index, params: dict, kind: str, dim: int, n: int) -> bool:
+    """Whether a new IVF index of `n` vectors keeps the training of `old` (its manifest
+    settings `params`): same kind and dimension, and `n` within half to twice the vectors
+    the training saw."""
+    trained_on = params.get("trained_on")
+    return (params.get("kind") == kind and old.d == dim and isinstance(trained_on, int)
+            and trained_on / 2 <= n <= trained_on * 2)
+
+
+def trained_like(old: faiss.Index, kind: str, dim: int) -> faiss.IndexIVF:
+    """An empty IVF index with the centroids (and 8-bit code ranges) of `old`."""
+    ivf = faiss.extract_index_ivf(old)
+    index = empty_ivf(kind, dim, ivf.nlist, faiss.clone_index(ivf.quantizer))
+    if kind == "ivf-sq8":
+        index.sq.trained = faiss.downcast_index(old).sq.trained
+    index.is_trained = True
+    return index
+
+
+def ivf_params(index: faiss.IndexIVF, kind: str, trained_on: int) -> dict:
+    """An IVF index's manifest settings; sets its nprobe: at least DEFAULT_NPROBE lists
+    and IVF_PROBE_SHARE of them."""
+    nprobe = min(index.nlist, max(DEFAULT_NPROBE, math.ceil(index.nlist * IVF_PROBE_SHARE)))
+    index.nprobe = nprobe
+    return {"kind": kind, "nlist": index.nlist, "nprobe": nprobe, "trained_on": trained_on}
 
 
 def read_previous_faiss(path: Path) -> faiss.Index | None:
@@ -837,6 +854,25 @@ def _read_listings(db: sqlite3.Connection) -> tuple[ClosedListing, ...]:
         )
         for r in db.execute("SELECT * FROM closed_listings ORDER BY ord")
     )
+
+
+def count_decisions(path: Path) -> int:
+    """How many decisions a meta.sqlite holds (the manifest's count after an update)."""
+    db = _connect_ro(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM decisions").fetchone()[0])
+    finally:
+        db.close()
+
+
+def read_closed_listings(path: Path) -> tuple[ClosedListing, ...]:
+    """The closed listings a generation stored (an updating build keeps those of the
+    documents that did not change)."""
+    db = _connect_ro(path)
+    try:
+        return _read_listings(db)
+    finally:
+        db.close()
 
 
 def read_derived(db: sqlite3.Connection) -> Derived | None:

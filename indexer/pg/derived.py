@@ -23,18 +23,6 @@ import psycopg
 from indexer.closed_listings import find_closed_listings
 from indexer.pg.neardup import CHUNK_FIELDS, chunk_of_row
 from kommunesoeg.core.models import Chunk
-from kommunesoeg.core.textnorm import tokenize
-
-
-def term_delta(added: Iterable[str], removed: Iterable[str]) -> Counter[str]:
-    """Per term, how many more texts use it: +1 for each added text using it, -1 for each
-    removed one (a text counts a term once, as `document_frequencies` does)."""
-    delta: Counter[str] = Counter()
-    for text in added:
-        delta.update(set(tokenize(text)))
-    for text in removed:
-        delta.subtract(set(tokenize(text)))
-    return delta
 
 
 def apply_term_delta(conn: psycopg.Connection, delta: Counter[str]) -> None:

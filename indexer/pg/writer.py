@@ -27,10 +27,11 @@ import numpy as np
 import psycopg
 
 from indexer.build import chunk_vectors, embedding_inputs, parse_file, scan_inputs
+from indexer.derived import term_delta
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder
 from indexer.lexical import lexical_text
 from indexer.pg.connect import connect
-from indexer.pg.derived import apply_term_delta, refresh_listings, replace_listings, term_delta
+from indexer.pg.derived import apply_term_delta, refresh_listings, replace_listings
 from indexer.pg.embcache import PgEmbeddingCache
 from indexer.pg.lexemes import document_lexemes
 from indexer.pg.neardup import Judgement, judge, lock_archive, orphaned_copies
