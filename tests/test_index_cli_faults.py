@@ -287,3 +287,13 @@ def test_oserror_from_any_command_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(retriever.cli, "index_stats", broken)
     result = CliRunner().invoke(cli, ["stats", "--index", str(tmp_path)])
     assert_one_line_failure(result, result.output, "Disken er fuld", str(tmp_path / "x"))
+
+
+def test_rebuild_is_refused_for_a_postgresql_index(good_txt):
+    """--rebuild rewrites a directory's generation; a PostgreSQL store writes each document
+    for itself, so the option is a usage error naming it - before any connection is made."""
+    result, output = run_index(good_txt, "--index", "postgresql://nobody@127.0.0.1:9/none",
+                               "--rebuild")
+    assert result.exit_code == 2, output
+    assert "Traceback" not in output
+    assert "--rebuild" in output and "PostgreSQL" in output
