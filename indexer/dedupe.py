@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -92,6 +92,7 @@ def deduplicate(
     *,
     settled: Collection[int] = (),
     known_sketches: Mapping[str, Sequence[int]] | None = None,
+    features: TextFeatures | None = None,
 ) -> Deduplicated:
     """Near-duplicates among `chunks` (see the module docstring).
 
@@ -102,8 +103,11 @@ def deduplicate(
     settled canonical chunk the copy of a better new one (the born-digital original of a
     scan indexed before it), its own copies moving along. The work is in proportion to the
     new chunks and the few settled ones sharing sketch keys with them, not to the archive.
+    `features` keeps what the comparison computes of a text across calls (a writer judging
+    one document at a time compares the same stored chunks again and again).
     """
-    duplicate_of, sketches = judge(ListedChunks(chunks), settled=settled, known_sketches=known_sketches)
+    duplicate_of, sketches = judge(ListedChunks(chunks), settled=settled,
+                                   known_sketches=known_sketches, features=features)
     marked = [
         replace(c, duplicate_of=chunks[duplicate_of[i]].chunk_id if i in duplicate_of else None)
         for i, c in enumerate(chunks)
@@ -150,6 +154,7 @@ def judge(
     *,
     settled: Collection[int] = (),
     known_sketches: Mapping[str, Sequence[int]] | None = None,
+    features: TextFeatures | None = None,
 ) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
     """`deduplicate` on a `Lineup`: the canonical position of every copy (copy position
     -> canonical position), and the sketch of every chunk that has one (by position)."""
@@ -159,7 +164,7 @@ def judge(
     settled_set = {i for i in settled
                    if chunks.duplicate_id(i) is None or chunks.duplicate_id(i) in index_of}
     fresh = [i for i in range(len(chunks)) if i not in settled_set]
-    texts = _Texts(chunks)
+    texts = _Texts(chunks, features)
 
     sketches: dict[int, tuple[int, ...]] = {}
     for i in range(len(chunks)):
@@ -252,19 +257,61 @@ def judge(
     return duplicate_of, sketches
 
 
+class TextFeatures:
+    """What the comparison computes of a text (normalised words, word 3-gram hashes,
+    character n-grams), kept across `deduplicate` calls for the most recently used texts.
+
+    Why: the PostgreSQL writer judges one document at a time against the stored chunks
+    sharing sketch keys with it, and in an archive of recurring text the same stored chunks
+    are compared with document after document; computing their features again each time
+    was most of a document's load time. Keyed by the text itself, so a cached value can
+    never belong to another text. Bounded: the n-grams of one chunk take ~100 KB."""
+
+    def __init__(self, max_texts: int = 20_000, max_grams: int = 2_000) -> None:
+        self._max_texts, self._max_grams = max_texts, max_grams
+        self._words: OrderedDict[str, str] = OrderedDict()
+        self._hashes: OrderedDict[str, set[int]] = OrderedDict()
+        self._grams: OrderedDict[str, set[str]] = OrderedDict()
+
+    @staticmethod
+    def _get(store: OrderedDict, text: str, make, limit: int):
+        found = store.get(text)
+        if found is None:
+            found = store[text] = make()
+            if len(store) > limit:
+                store.popitem(last=False)
+        else:
+            store.move_to_end(text)
+        return found
+
+    def words(self, text: str) -> str:
+        return self._get(self._words, text, lambda: normalize(text), self._max_texts)
+
+    def hashes(self, text: str) -> set[int]:
+        return self._get(self._hashes, text, lambda: _word_gram_hashes(self.words(text)),
+                         self._max_texts)
+
+    def grams(self, text: str) -> set[str]:
+        return self._get(self._grams, text, lambda: _grams(self.words(text).replace(" ", "")),
+                         self._max_grams)
+
+
 class _Texts:
     """Normalised text, its word 3-gram hashes and character n-grams, per chunk position,
     computed when first needed: an adding build reads only the chunks it compares."""
 
-    def __init__(self, chunks: Sequence[Chunk] | Lineup) -> None:
+    def __init__(self, chunks: Sequence[Chunk] | Lineup,
+                 features: TextFeatures | None = None) -> None:
         self._chunks = chunks
+        self._features = features
         self._words: dict[int, str] = {}
         self._hashes: dict[int, set[int]] = {}
         self._grams: dict[int, set[str]] = {}
 
     def words(self, i: int) -> str:
         if i not in self._words:
-            self._words[i] = normalize(self._chunks[i].text)
+            text = self._chunks[i].text
+            self._words[i] = self._features.words(text) if self._features else normalize(text)
         return self._words[i]
 
     def flat(self, i: int) -> str:
@@ -272,12 +319,14 @@ class _Texts:
 
     def hashes(self, i: int) -> set[int]:
         if i not in self._hashes:
-            self._hashes[i] = _word_gram_hashes(self.words(i))
+            self._hashes[i] = (self._features.hashes(self._chunks[i].text) if self._features
+                               else _word_gram_hashes(self.words(i)))
         return self._hashes[i]
 
     def grams(self, i: int) -> set[str]:
         if i not in self._grams:
-            self._grams[i] = _grams(self.flat(i))
+            self._grams[i] = (self._features.grams(self._chunks[i].text) if self._features
+                              else _grams(self.flat(i)))
         return self._grams[i]
 
 

@@ -168,9 +168,9 @@ def test_the_judgement_before_the_lock_is_reused_only_while_nothing_was_committe
     calls: list[str] = []
     real_judge = writer.judge
 
-    def counting(conn, document, chunks, orphans=()):
+    def counting(conn, document, chunks, orphans=(), features=None):
         calls.append(document)
-        return real_judge(conn, document, chunks, orphans)
+        return real_judge(conn, document, chunks, orphans, features)
 
     monkeypatch.setattr(writer, "judge", counting)
     first, second = sorted(corpus.iterdir())

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import psycopg
 
-from indexer.dedupe import MAX_BUCKET, MIN_SHARED_KEYS, deduplicate
+from indexer.dedupe import MAX_BUCKET, MIN_SHARED_KEYS, TextFeatures, deduplicate
 from kommunesoeg.core.models import Chunk
 
 # pg_advisory_xact_lock key: "kommunesoeg dedupe" (the schema lock is another constant).
@@ -78,16 +78,18 @@ def chunk_of_row(row: Sequence) -> Stored:
 
 
 def judge(conn: psycopg.Connection, document: str, new: Sequence[Chunk],
-          orphans: Sequence[Stored] = ()) -> Judgement:
+          orphans: Sequence[Stored] = (), features: TextFeatures | None = None) -> Judgement:
     """Judge `document`'s `new` chunks (in order; none when it is being removed) and the
     `orphans` (stored copies of its old chunks, which are going) against the stored chunks
     of other documents; nothing is written.
 
     Call under `lock_archive` when the result will be written; without it for a preview
-    (which chunks to embed before taking the lock)."""
+    (which chunks to embed before taking the lock). A worker passes the same `features`
+    for every document: the stored chunks one document is compared with are mostly the
+    ones the previous documents were compared with."""
     fresh = [Stored(c, i) for i, c in enumerate(new)]
     fresh += [Stored(replace(o.chunk, duplicate_of=None), o.ord) for o in orphans]
-    probe = deduplicate(list(new)).sketches
+    probe = deduplicate(list(new), features=features).sketches
     probe.update(_stored_sketches(conn, [o.chunk.chunk_id for o in orphans]))
     fresh_ids = {s.chunk.chunk_id for s in fresh}
     settled = _stored_context(conn, probe, document, fresh_ids,
@@ -97,7 +99,7 @@ def judge(conn: psycopg.Connection, document: str, new: Sequence[Chunk],
     chunks = [s.chunk for s in ordered]
     positions = [i for i, c in enumerate(chunks) if c.chunk_id not in fresh_ids]
     known = _stored_sketches(conn, [s.chunk.chunk_id for s in settled])
-    result = deduplicate(chunks, settled=positions, known_sketches=known)
+    result = deduplicate(chunks, settled=positions, known_sketches=known, features=features)
     by_id = {c.chunk_id: c for c in result.chunks}
     new_ids = {c.chunk_id for c in new}
     changed = [by_id[cid] for cid, was in before.items() if by_id[cid].duplicate_of != was]

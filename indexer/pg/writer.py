@@ -27,6 +27,7 @@ import numpy as np
 import psycopg
 
 from indexer.build import chunk_vectors, embedding_inputs, parse_file, scan_inputs
+from indexer.dedupe import TextFeatures
 from indexer.derived import term_delta
 from indexer.embed import DEFAULT_BATCH_SIZE, Embedder
 from indexer.lexical import lexical_text
@@ -153,7 +154,8 @@ class Preview:
 
 def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
                    *, before_commit: Callable[[Claim], None] | None = None,
-                   preview: Preview | None = None) -> Judgement:
+                   preview: Preview | None = None,
+                   features: TextFeatures | None = None) -> Judgement:
     """Replace the claimed document's rows and mark it indexed, then commit: all or nothing.
 
     `parsed` is `indexer.build.parse_file`'s result (record, chunks, decisions); a record
@@ -163,7 +165,7 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
     afterwards (through the cache: the caller embedded them before taking the lock), and
     the term statistics and closed listings follow. `before_commit` runs inside the
     transaction, after every row is written (the tests use it to kill a worker at the worst
-    moment)."""
+    moment). `features`: the worker's cache of compared texts (`neardup.judge`)."""
     record = parsed.record
     if record.file != claim.file:
         raise ValueError(f"write_document: parsed {record.file}, claimed {claim.file}")
@@ -182,7 +184,7 @@ def write_document(conn: psycopg.Connection, claim: Claim, parsed, embed: Embed,
     if updated != 1:
         raise RuntimeError(f"write_document: {claim.file} ({claim.sha256[:12]}) is not queued")
     judgement = _replace_rows(conn, claim.file, parsed.chunks, embed, parsed.decisions,
-                              preview.judgement if preview is not None else None)
+                              preview.judgement if preview is not None else None, features)
     conn.execute("DELETE FROM claim_attempts WHERE file = %s", (claim.file,))
     if before_commit is not None:
         before_commit(claim)
@@ -208,7 +210,8 @@ def remove_document(conn: psycopg.Connection, file: str, embed: Embed) -> bool:
 
 
 def _replace_rows(conn: psycopg.Connection, file: str, chunks: Sequence[Chunk], embed: Embed,
-                  decisions: Sequence[Decision], judged: Judgement | None = None) -> Judgement:
+                  decisions: Sequence[Decision], judged: Judgement | None = None,
+                  features: TextFeatures | None = None) -> Judgement:
     """Under the near-duplicate lock: drop `file`'s rows, judge and write its new chunks
     (`judged`: a judgement already made on the current state), update the stored chunks
     whose `duplicate_of` changed, and the derived tables."""
@@ -217,7 +220,7 @@ def _replace_rows(conn: psycopg.Connection, file: str, chunks: Sequence[Chunk], 
     orphans = orphaned_copies(conn, file) if judged is None else []
     conn.execute("DELETE FROM decisions WHERE document = %s", (file,))
     conn.execute("DELETE FROM chunks WHERE document = %s", (file,))  # windows, sketches cascade
-    judgement = judged if judged is not None else judge(conn, file, chunks, orphans)
+    judgement = judged if judged is not None else judge(conn, file, chunks, orphans, features)
     revived = [c for c in judgement.changed if c.duplicate_of is None]
     vectors = embed([*judgement.new, *revived])
     with conn.cursor() as cur:
@@ -341,6 +344,7 @@ def index_into_postgres(
             if remove_document(work, file, embed):
                 report.removed.append(file)
         mine = [(name, sha) for name, (_, sha, _) in inputs.items()]
+        features = TextFeatures()  # one per worker: its documents meet the same stored chunks
         total = sum(1 for f in inputs if before.get(f) == "pending")
         while (claim := claim_next(work, report.worker_id, mine, tally=cache_conn,
                                    max_attempts=max_attempts)) is not None:
@@ -348,7 +352,8 @@ def index_into_postgres(
                 path = inputs[claim.file][0]
                 parsed = parse_file(path, claim.sha256, chunking, chunk_size, chunk_overlap)
                 seen = store_generation(work)  # before the judgement it names
-                preview = judge(work, claim.file, parsed.chunks, orphaned_copies(work, claim.file))
+                preview = judge(work, claim.file, parsed.chunks, orphaned_copies(work, claim.file),
+                                features)
                 # the slow part before the lock: embed what will most likely be canonical
                 embed_document([*preview.new, *(c for c in preview.changed
                                                 if c.duplicate_of is None)],
@@ -358,7 +363,7 @@ def index_into_postgres(
                 cached_vectors([decision_text(d) for d in parsed.decisions], embedder, cache,
                                report)
                 write_document(work, claim, parsed, embed, before_commit=before_commit,
-                               preview=Preview(seen, preview))
+                               preview=Preview(seen, preview), features=features)
             except BaseException:
                 work.rollback()
                 raise
