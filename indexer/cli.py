@@ -67,8 +67,11 @@ index_option = click.option(
 @click.option("--no-progress", is_flag=True, help="Vis ingen fremdriftslinje.")
 @click.option("--worker-id", default=None, metavar="ID",
               help="Kun PostgreSQL: arbejderens navn i databasen (standard: værtsnavn:pid).")
+@click.option("--bulk/--no-bulk", default=None,
+              help="Kun PostgreSQL: indlæs en tom database uden søgeindeksene og byg dem bagefter "
+                   "(standard: ved første indlæsning af mindst 100 dokumenter).")
 def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive, prune, rebuild,
-          no_progress, worker_id):
+          no_progress, worker_id, bulk):
     """Føj PDF- og .txt-filer til indekset (mapper gennemsøges rekursivt).
 
     Nye og ændrede filer læses; indeksets andre dokumenter bevares. Med --prune
@@ -97,7 +100,8 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
                                      "dokument for sig)", param_hint="--rebuild")
         _index_postgres(list(paths), index_dir, model=model, chunking="naive" if naive else "structured",
                         chunk_size=chunk_size, chunk_overlap=chunk_overlap, prune=prune,
-                        progress=not no_progress, worker_id=worker_id, faiss_kind=faiss_kind)
+                        progress=not no_progress, worker_id=worker_id, faiss_kind=faiss_kind,
+                        bulk=bulk)
         return
     try:
         report = build_index(
@@ -133,7 +137,7 @@ def index(paths, index_dir, model, chunk_size, chunk_overlap, faiss_kind, naive,
 
 def _index_postgres(paths: list[Path], dsn: str, *, model: str | None, chunking: str,
                     chunk_size: int, chunk_overlap: int, prune: bool, progress: bool,
-                    worker_id: str | None, faiss_kind: str) -> None:
+                    worker_id: str | None, faiss_kind: str, bulk: bool | None = None) -> None:
     """`kommunesoeg index PATHS --index postgresql://...`: one worker of the shared queue, with
     the file build's output (errors one line each, removals named, a summary line, exit 1
     when a file failed or nothing could be indexed)."""
@@ -151,11 +155,15 @@ def _index_postgres(paths: list[Path], dsn: str, *, model: str | None, chunking:
     try:
         report = index_into_postgres(
             paths, dsn, embedder, worker_id, chunking=chunking, chunk_size=chunk_size,
-            chunk_overlap=chunk_overlap, prune=prune, progress=bar)
+            chunk_overlap=chunk_overlap, prune=prune, progress=bar, bulk=bulk)
     finally:
         if bar is not None:
             bar.close()
     _echo_errors(report.errors)
+    if report.index_build_s is not None:
+        click.echo(f"Byggede søgeindeksene (HNSW, GIN) efter indlæsningen på {report.index_build_s:.1f} s.")
+    elif report.bulk_load:
+        click.echo("Søgeindeksene bygges af den arbejder, der tager det sidste dokument.")
     for name in report.removed:
         click.echo(f"Fjernet fra indekset: {name}")
     if not report.inputs_ok:

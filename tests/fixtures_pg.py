@@ -6,8 +6,8 @@ with pgvector 0.8, from the `postgres` extra): it starts in about a second from 
 directory and is stopped and deleted at the end of the session. Without the extra the
 PostgreSQL tests are skipped with that reason; scripts/test.sh installs it, so CI runs them.
 
-Run as a script (`python tests/fixtures_pg.py DSN WORKER MARKER FILE...`) this module is
-one indexing worker that, inside its first document transaction and after writing every
+Run as a script (`python tests/fixtures_pg.py [--bulk] DSN WORKER MARKER FILE...`) this
+module is one indexing worker that, inside its first document transaction and after writing every
 row, creates MARKER and waits to be killed: the tests' crash at the worst moment.
 """
 
@@ -161,7 +161,10 @@ def pg_sample_dsn(pg_new_database, sample_index, sample_corpus, pg_embedder) -> 
 
     dsn = pg_new_database()
     seed_embedding_cache(dsn, sample_index)
-    report = index_into_postgres([sample_corpus], dsn, pg_embedder, "session-worker")
+    # loaded in bulk (search indexes built after the rows), so every parity test of the
+    # search side checks that path; the row-by-row path is checked against it in test_pg_bulk
+    report = index_into_postgres([sample_corpus], dsn, pg_embedder, "session-worker", bulk=True)
+    assert report.bulk_load and report.index_build_s is not None
     assert report.inputs_ok == len(list(sample_corpus.glob("*.pdf"))), report.errors
     return dsn
 
@@ -205,8 +208,10 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     from indexer.pg.writer import index_into_postgres
 
-    dsn, worker_id, marker, *files = argv
-    index_into_postgres(files, dsn, CachedModel(), worker_id, before_commit=_pause_forever(Path(marker)))
+    bulk = argv[:1] == ["--bulk"]  # a bulk load (indexes deferred) instead of row by row
+    dsn, worker_id, marker, *files = argv[1:] if bulk else argv
+    index_into_postgres(files, dsn, CachedModel(), worker_id, before_commit=_pause_forever(Path(marker)),
+                        bulk=bulk or None)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ The indexing side: the schema and its migrations (`schema`), connecting with one
 errors (`connect`), the work queue several indexing machines share, with its attempt count
 (`queue`), the embedding cache (`embcache`), the exact-token lexemes for full-text search
 (`lexemes`), near-duplicates across documents (`neardup`), term statistics and closed
-listings (`derived`) and the worker writing one document per transaction (`writer`; the CLI
+listings (`derived`), the search indexes a first load builds after its rows
+(`search_indexes`) and the worker writing one document per transaction (`writer`; the CLI
 is `kommunesoeg index --index postgresql://...`). The retriever reads it through
 retriever/pg_store.py (`Searcher("postgresql://...")`).
 

@@ -22,7 +22,7 @@ from indexer.pg.connect import INTERNAL_ROLE, PUBLIC_ROLE, WRITER_ROLE, safe_dsn
 from indexer.pg.errors import PgExtensionMissing, PgModelMismatch, PgSchemaTooNew
 
 # pg_advisory_xact_lock key: "kommunesoeg schema" (any constant the product owns).
-_SCHEMA_LOCK = 0x6B73_6368
+SCHEMA_LOCK = 0x6B73_6368
 PGVECTOR_MIN = (0, 8)  # iterative index scans, which filtered/RLS-restricted HNSW needs
 
 _TABLES = """
@@ -330,7 +330,7 @@ def migrate(conn: psycopg.Connection) -> list[int]:
     conn.commit()  # start from a clean transaction state
     applied: list[int] = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         _ensure_pgvector(conn)  # under the lock: CREATE EXTENSION IF NOT EXISTS races
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -340,7 +340,7 @@ def migrate(conn: psycopg.Connection) -> list[int]:
     conn.commit()
     for migration in MIGRATIONS:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             version = current_version(conn)
             _refuse_newer(conn, version)
             if migration.version <= version:
@@ -367,7 +367,7 @@ def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> None:
     equals cosine, as with the file store's FAISS IndexFlatIP."""
     conn.commit()  # a transaction block of its own, not a savepoint in the caller's
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         rows = dict(conn.execute(
             "SELECT key, value FROM store_settings WHERE key IN ('model_id', 'dim')").fetchall())
         if rows:

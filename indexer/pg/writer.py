@@ -10,7 +10,10 @@ document pending for another worker.
 Inside that transaction the document's chunks are judged for near-duplicates against the
 stored ones (`neardup`: only canonical chunks get vectors, and a better new copy can take
 over from a stored one), and the term statistics and closed listings follow (`derived`).
-A document whose worker keeps dying is given up after `queue.MAX_ATTEMPTS` claims.
+A document whose worker keeps dying is given up after `queue.MAX_ATTEMPTS` claims. The
+first load of an archive into an empty store writes without the search indexes and builds
+them once the queue is empty (`search_indexes`): the same rows and transactions, much less
+serial work per document.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from indexer.pg.lexemes import document_lexemes
 from indexer.pg.neardup import Judgement, judge, lock_archive, orphaned_copies
 from indexer.pg.queue import MAX_ATTEMPTS, Claim, claim_next, enqueue, store_generation
 from indexer.pg.schema import ensure_model, migrate
+from indexer.pg.search_indexes import BULK_MIN_DOCUMENTS, build_deferred, defer_for_bulk_load
 from indexer.pg.vectors import vector_literal
 from indexer.settings import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from indexer.store import sha256_file, text_key
@@ -85,6 +89,8 @@ class WorkerReport:
     embedded_texts: int = 0
     cached_texts: int = 0
     seconds: float = 0.0
+    bulk_load: bool = False  # wrote without the search indexes (an empty store's first load)
+    index_build_s: float | None = None  # built the deferred search indexes, in this many s
 
 
 def cached_vectors(texts: Sequence[str], embedder: Embedder, cache: PgEmbeddingCache,
@@ -309,13 +315,19 @@ def index_into_postgres(
     max_attempts: int = MAX_ATTEMPTS,
     progress: Callable[[int, int, str], None] | None = None,
     before_commit: Callable[[Claim], None] | None = None,
+    bulk: bool | None = None,
 ) -> WorkerReport:
     """One worker: queue `paths`, then index pending documents it can read until none is left.
 
     Run it on as many machines as wanted against one database: each document is claimed by
     one worker at a time and committed once. With `prune`, documents not among `paths` are
     removed first (one transaction each). `progress(done, total, file)` is called after
-    each document this worker commits. Bad files are in `WorkerReport.errors`, never raised."""
+    each document this worker commits. Bad files are in `WorkerReport.errors`, never raised.
+
+    `bulk`: load an empty store without its search indexes and build them once the queue is
+    empty (`search_indexes`); None decides by itself (a first load of at least
+    `BULK_MIN_DOCUMENTS` documents), False never defers. Whatever it is, a worker that finds
+    the queue empty builds indexes an earlier bulk load left deferred."""
     started = time.monotonic()
     report = WorkerReport(worker_id or default_worker_id())
     inputs = _inputs(paths, report)
@@ -329,9 +341,12 @@ def index_into_postgres(
         work.commit()
         report.skipped_unchanged = sum(1 for f in inputs if before.get(f) == "ok")
         stale = sorted(set(before) - set(inputs)) if prune else []
-        if stale or any(s == "pending" for s in before.values()):
+        pending = sum(1 for s in before.values() if s == "pending")
+        if stale or pending:
             # Before any claim: typing the vector columns needs a transaction of its own.
             ensure_model(work, embedder.model_id, embedder.dim)
+        if pending and (bulk or (bulk is None and pending >= BULK_MIN_DOCUMENTS)):
+            report.bulk_load = defer_for_bulk_load(work)
         cache = PgEmbeddingCache(cache_conn)
 
         def embed(chunks: Sequence[Chunk]) -> DocumentVectors:
@@ -370,6 +385,7 @@ def index_into_postgres(
             (report.indexed if parsed.record.status == "ok" else report.failed).append(claim.file)
             if progress is not None:
                 progress(len(report.indexed) + len(report.failed), max(total, 1), claim.file)
+        report.index_build_s = build_deferred(work)
         _final_counts(work, report, set(inputs))
     finally:
         work.close()
