@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,46 @@ def run_two_workers(files: Sequence[Path], dsn: str, embedder, pause: float) -> 
         t.join()
     assert not errors, errors
     return reports
+
+
+@contextmanager
+def doomed_worker(dsn: str, files: Sequence[Path], marker: Path, *, bulk: bool = False
+                  ) -> Iterator[str]:
+    """A worker subprocess (this module's `main`) stopped inside its first document's
+    transaction, after writing every row; yields the file it holds, and kill -9s it on exit."""
+    import os
+    import signal
+    import subprocess
+
+    args = [sys.executable, str(Path(__file__)), *(["--bulk"] if bulk else []), dsn, "doomed",
+            str(marker), *map(str, files)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the worker never reached its commit"
+            time.sleep(0.05)
+        yield marker.read_text()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def wait_for_release(dsn: str, file: str, timeout: float = 30) -> None:
+    """Wait until a killed worker's claim on `file` is gone: the server notices the dropped
+    connection at once, but not before the next claim could skip the row."""
+    from indexer.pg.connect import connect
+
+    with connect(dsn) as conn:
+        deadline = time.monotonic() + timeout
+        while conn.execute("SELECT file FROM documents WHERE file = %s FOR UPDATE SKIP LOCKED",
+                           (file,)).fetchone() is None:
+            conn.rollback()
+            assert time.monotonic() < deadline, "the killed worker's lock was never released"
+            time.sleep(0.05)
+        conn.rollback()
 
 
 def _pause_forever(marker: Path):

@@ -6,18 +6,20 @@ the indexes are deferred as well as after - and a weekly add into existing index
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["fixtures_index", "fixtures_pg"]
-from fixtures_pg import CLOSED_DOC, CORPUS, SMALL_DOC, seed_embedding_cache
+from fixtures_pg import (
+    CLOSED_DOC,
+    CORPUS,
+    SMALL_DOC,
+    doomed_worker,
+    seed_embedding_cache,
+    wait_for_release,
+)
 
 psycopg = pytest.importorskip(
     "psycopg", reason="PostgreSQL-tests kræver ekstraen: pip install -e '.[postgres]'")
@@ -190,32 +192,11 @@ def test_a_worker_killed_during_a_bulk_load_loses_nothing(
         pg_new_database, sample_index, pg_embedder, tmp_path):
     dsn = _fresh(pg_new_database, sample_index)
     docs = [CORPUS / SMALL_DOC, CORPUS / CLOSED_DOC]
-    marker = tmp_path / "inside-transaction"
-    fixtures = Path(__file__).with_name("fixtures_pg.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(fixtures), "--bulk", dsn, "doomed", str(marker), *map(str, docs)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the worker never reached its commit"
-            time.sleep(0.05)
-        held = marker.read_text()
-        with connect(dsn) as reader:  # nothing of the document in hand, indexes deferred
-            assert reader.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
-            assert is_deferred(reader) and not _indexes(reader) & SEARCH
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    with connect(dsn) as conn:  # wait for the server to drop the dead worker's lock
-        deadline = time.monotonic() + 30
-        while conn.execute("SELECT file FROM documents WHERE file = %s FOR UPDATE SKIP LOCKED",
-                           (held,)).fetchone() is None:
-            conn.rollback()
-            assert time.monotonic() < deadline, "the killed worker's lock was never released"
-            time.sleep(0.05)
-        conn.rollback()
+    with (doomed_worker(dsn, docs, tmp_path / "inside-transaction", bulk=True) as held,
+          connect(dsn) as reader):  # nothing of the document in hand, indexes deferred
+        assert reader.execute("SELECT count(*) FROM chunks").fetchone()[0] == 0
+        assert is_deferred(reader) and not _indexes(reader) & SEARCH
+    wait_for_release(dsn, held)
 
     # a worker that knows nothing of the bulk load finishes the queue and builds the indexes
     report = index_into_postgres(docs, dsn, pg_embedder, "survivor")

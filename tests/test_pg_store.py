@@ -8,12 +8,7 @@ product's own tokens. The server is started by tests/fixtures_pg.py (the `postgr
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +24,7 @@ from indexer.store import sha256_file
 from kommunesoeg.core.textnorm import tokenize
 
 pytest_plugins = ["fixtures_pg"]
-from fixtures_pg import run_two_workers
+from fixtures_pg import doomed_worker, run_two_workers, wait_for_release
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -288,34 +283,13 @@ def test_two_workers_index_every_document_exactly_once(pg_dsn, pg_embedder):
 
 def test_a_worker_killed_inside_its_transaction_loses_nothing(pg_dsn, pg_embedder, tmp_path):
     files = [CORPUS / SMALL_DOC, CORPUS / CLOSED_DOC]
-    marker = tmp_path / "inside-transaction"
-    fixtures = Path(__file__).with_name("fixtures_pg.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(fixtures), pg_dsn, "doomed", str(marker), *map(str, files)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "the worker never reached its commit"
-            time.sleep(0.05)
-        held = marker.read_text()
-        with connect(pg_dsn) as reader:  # a reader sees none of the uncommitted document
-            assert reader.execute("SELECT count(*) FROM chunks WHERE document = %s",
-                                  (held,)).fetchone()[0] == 0
-            assert reader.execute("SELECT status FROM documents WHERE file = %s",
-                                  (held,)).fetchone()[0] == "pending"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    with connect(pg_dsn) as conn:  # the server notices the dropped connection at once; wait
-        deadline = time.monotonic() + 30  # for it, so the claim below cannot skip the row
-        while conn.execute("SELECT file FROM documents WHERE file = %s FOR UPDATE SKIP LOCKED",
-                           (held,)).fetchone() is None:
-            conn.rollback()
-            assert time.monotonic() < deadline, "the killed worker's lock was never released"
-            time.sleep(0.05)
-        conn.rollback()
+    with (doomed_worker(pg_dsn, files, tmp_path / "inside-transaction") as held,
+          connect(pg_dsn) as reader):  # a reader sees none of the uncommitted document
+        assert reader.execute("SELECT count(*) FROM chunks WHERE document = %s",
+                              (held,)).fetchone()[0] == 0
+        assert reader.execute("SELECT status FROM documents WHERE file = %s",
+                              (held,)).fetchone()[0] == "pending"
+    wait_for_release(pg_dsn, held)
 
     report = index_into_postgres(files, pg_dsn, pg_embedder, "survivor")
     assert held in report.indexed and sorted(report.indexed) == sorted(p.name for p in files)
