@@ -66,6 +66,7 @@ import numpy as np
 from eval.bench_archive import CORPUS, build_archive, measure
 from eval.bench_search import machine, say
 from indexer.pg.connect import with_database
+from indexer.settings import FAISS_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 KOMMUNESOEG = Path(sys.executable).parent / "kommunesoeg"
@@ -619,6 +620,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample-index", type=Path, default=None,
                         help="as bench_archive: an index of corpus/ (default: built first)")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--faiss", choices=FAISS_KINDS, default="flat",
+                        help="as bench_archive: the file store's vector index kind")
     parser.add_argument("--keep-databases", action="store_true",
                         help="leave the benchmark databases on a --dsn server")
     parser.add_argument("--measure-only", default=None, help=argparse.SUPPRESS)
