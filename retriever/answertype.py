@@ -103,13 +103,18 @@ _PLACE = re.compile(
 _ROLE = (r"\w*(?:chef|direktør|leder|koordinator|konsulent|rådgiver|sagsbehandler|tovholder|"
          r"kontaktperson|medarbejder|manager|director|coordinator)(?:en|er|e)?|rådmand(?:en)?|"
          r"borgmester(?:en)?|formand(?:en)?|head|chair\w*|mayor|caseworker")
+# "Hvem er formand for Udsatterådet?" asks who holds that role: the role holder's name, and
+# the name must stand with the role ("Formand: ...", "... er formand"), not be any name near
+# the subject - an item's "Ansvarlig: Eva Borchorst Mejnertz" is not the council's chair, and
+# "formand og næstformand for Udsatterådet deltager" does not say who that is.
+_ROLE_HOLDER = rf"\bhvem\s+(?:er|var|bliver)\s+(?:den\s+(?:nye\s+)?)?({_ROLE})\b"
+_ROLE_HOLDER_Q = re.compile(_ROLE_HOLDER, re.IGNORECASE)
 _NAME_Q = re.compile(
     rf"\b(?:(?:hvad\s+hedder|hvad\s+er\s+navnet\s+på|hvem\s+er\s+den\s+nye|"
     rf"what\s+is\s+the\s+name|what\s+was\s+the\s+name|who\s+is\s+the\s+new)\b[^?]{{0,40}}?"
     rf"\b(?:{_ROLE})\b|"
-    # "Hvem er formand for Udsatterådet?" / "Who is the chair of ...?": the role holder's
-    # name; "formand og næstformand for Udsatterådet deltager" does not say who that is
-    rf"(?:hvem\s+(?:er|var|bliver)|who\s+(?:is|was)\s+the)\s+(?:{_ROLE})\b|"
+    # "Hvem er formand for Udsatterådet?" / "Who is the chair of ...?"
+    rf"{_ROLE_HOLDER}|who\s+(?:is|was)\s+the\s+(?:{_ROLE})\b|"
     # "Hvem er blevet ansat som hjernerystelseskoordinator?": whoever the role, a hiring or
     # an appointment is answered by the person's name
     rf"hvem\s+(?:er|blev|bliver|skal)\s+(?:blevet\s+|være\s+)?(?:ansat|ansættes|udnævnt|"
@@ -134,13 +139,6 @@ _NOT_NAME_WORDS = frozenset((
     "fra", "til", "status", "næste", "bilag", "punkt", "notat", "indstilling", "resume",
     "beslutning", "sag", "emne", "dato", "tid", "afsluttes", "opfølgning", "kopi",
 ))
-
-
-# "Hvem er formand for Udsatterådet?" asks who holds that role: the name must stand with the
-# role ("Formand: ...", "... er formand"), not be any name near the subject - an item's
-# "Ansvarlig: Eva Borchorst Mejnertz" is not the council's chair.
-_ROLE_HOLDER_Q = re.compile(rf"\bhvem\s+(?:er|var|bliver)\s+(?:den\s+(?:nye\s+)?)?({_ROLE})\b",
-                            re.IGNORECASE)
 
 
 def _names_person(sentence: str, question: str = "") -> bool:
